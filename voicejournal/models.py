@@ -1,0 +1,136 @@
+"""The journal's data: plain dataclasses that serialise to and from JSON-friendly dicts."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+SOURCES = ("mic", "file", "text")
+STATUS_COMPLETE = "complete"
+STATUS_PENDING = "pending"
+
+# Crockford's base32: no I, L, O, U, so ids are easy to read aloud and type.
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+
+
+def new_id(now_ms: int | None = None) -> str:
+    """A short, unique, time-sortable id: 9 characters of milliseconds, then 3 random.
+
+    Sorting ids as strings sorts entries by creation time (until the year 19800 or so).
+    """
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    head = ""
+    for _ in range(9):
+        head = _ALPHABET[ms % 32] + head
+        ms //= 32
+    tail = "".join(secrets.choice(_ALPHABET) for _ in range(3))
+    return head + tail
+
+
+def now_iso() -> str:
+    """The current local time, ISO 8601 with its UTC offset."""
+    return datetime.now().astimezone().isoformat(timespec="seconds")
+
+
+def parse_time(value: str) -> datetime:
+    """Parse a stored timestamp; naive values (from imports) are taken as local time."""
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return moment
+
+
+@dataclass
+class Segment:
+    """A stretch of transcript with its place in the recording, in seconds."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class Reflection:
+    """What the companion said back, and which backend wrote it."""
+
+    text: str
+    backend: str
+    model: str | None = None
+    created_at: str = field(default_factory=now_iso)
+
+
+@dataclass
+class Theme:
+    """A narrative, pattern or moment of connection noticed in an entry.
+
+    `kind` is one of "narrative", "pattern", "connection", "corrective", "curiosity",
+    "small_step"; `name` says which one ("people_leave", "anxious_checking", ...);
+    `triggers` holds the person's own words that showed it.
+    """
+
+    kind: str
+    name: str
+    triggers: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Safety:
+    """Set when crisis language was detected; the entry is always kept."""
+
+    level: str
+    reason: str
+
+
+@dataclass
+class Entry:
+    """One journal entry. See docs in README ("What is stored")."""
+
+    transcript: str = ""
+    id: str = field(default_factory=new_id)
+    created_at: str = field(default_factory=now_iso)
+    source: str = "text"
+    segments: list[Segment] = field(default_factory=list)
+    language: str | None = None
+    duration_s: float | None = None
+    stt_model: str | None = None
+    audio: str | None = None
+    practice: str | None = None
+    reflection: Reflection | None = None
+    themes: list[Theme] = field(default_factory=list)
+    safety: Safety | None = None
+    tags: list[str] = field(default_factory=list)
+    starred: bool = False
+    status: str = STATUS_COMPLETE
+    pending_reason: str | None = None
+    updated_at: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def created(self) -> datetime:
+        return parse_time(self.created_at)
+
+    @property
+    def is_pending(self) -> bool:
+        return self.status == STATUS_PENDING
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Entry:
+        """Build an entry from stored data, ignoring unknown keys and defaulting missing ones."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["segments"] = [Segment(**s) for s in values.get("segments") or []]
+        values["themes"] = [Theme(**t) for t in values.get("themes") or []]
+        if values.get("reflection"):
+            values["reflection"] = Reflection(**values["reflection"])
+        if values.get("safety"):
+            values["safety"] = Safety(**values["safety"])
+        values["tags"] = list(values.get("tags") or [])
+        return cls(**values)
