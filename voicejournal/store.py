@@ -206,6 +206,7 @@ class EntryStore:
     def __init__(self, db: TinyDB) -> None:
         self._db = db
         self._checked = False
+        self._memory_audio: dict[str, bytes] = {}
 
     # Locking is a no-op in memory; JournalStore takes a file lock.
     def _locked(self) -> Any:
@@ -324,10 +325,7 @@ class EntryStore:
             entry = self.get(entry_id)
             table = self._table()
             table.remove(doc_ids=[d.doc_id for d in table.all() if d.get("id") == entry.id])
-        audio = self.audio_path(entry)
-        if audio is not None:
-            with _suppress_os_error():
-                audio.unlink()
+        self.remove_audio(entry)
         return entry
 
     def _stamp_schema(self) -> None:
@@ -342,15 +340,55 @@ class EntryStore:
             return None
         return self.root / entry.audio
 
-    def new_audio_path(self, entry_id: str) -> tuple[Path, str]:
-        """(absolute path, path to store on the entry) for a new recording."""
+    def write_audio(self, entry_id: str, wav: bytes) -> str:
+        """Keep a recording (WAV bytes) for `entry_id`; returns the path to store on the entry.
+
+        All recordings go through here (and `read_audio`) so that the way they are kept on
+        disk (plain or encrypted) is decided in one place.
+        """
         if self.root is None:
-            folder = Path(tempfile.gettempdir()) / "voicejournal-audio"
-            folder.mkdir(exist_ok=True)
-            return folder / f"{entry_id}.wav", str(folder / f"{entry_id}.wav")
+            self._memory_audio[entry_id] = wav
+            return f"audio/{entry_id}.wav"
         ensure_private_folder(self.root / "audio")
         relative = f"audio/{entry_id}.wav"
-        return self.root / relative, relative
+        try:
+            atomic_write_bytes(self.root / relative, self.encode_audio(wav))
+        except OSError as exc:
+            raise JournalError(f"Can't save the recording in {self.root / 'audio'}: {exc.strerror}.") from None
+        return relative
+
+    def read_audio(self, entry: Entry) -> bytes:
+        """The WAV bytes of the entry's recording."""
+        if not entry.audio:
+            raise EntryNotFound(f"Entry {entry.id} has no recording.")
+        if self.root is None:
+            try:
+                return self._memory_audio[entry.id]
+            except KeyError:
+                raise EntryNotFound(f"The recording of {entry.id} is missing.") from None
+        path = self.root / entry.audio
+        try:
+            return self.decode_audio(path.read_bytes())
+        except FileNotFoundError:
+            raise EntryNotFound(f"The recording of {entry.id} is missing ({path}).") from None
+        except OSError as exc:
+            raise JournalError(f"Can't read the recording {path}: {exc.strerror}.") from None
+
+    def remove_audio(self, entry: Entry) -> None:
+        if self.root is None:
+            self._memory_audio.pop(entry.id, None)
+            return
+        audio = self.audio_path(entry)
+        if audio is not None:
+            with _suppress_os_error():
+                audio.unlink()
+
+    # Hooks for keeping recordings encrypted; plain by default.
+    def encode_audio(self, wav: bytes) -> bytes:
+        return wav
+
+    def decode_audio(self, payload: bytes) -> bytes:
+        return payload
 
     def close(self) -> None:
         self._db.close()
