@@ -18,18 +18,33 @@ STATUS_PENDING = "pending"
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
-def new_id(now_ms: int | None = None) -> str:
-    """A short, unique, time-sortable id: 9 characters of milliseconds, then 3 random.
+_last_id: tuple[int, int] = (0, 0)
 
-    Sorting ids as strings sorts entries by creation time (until the year 19800 or so).
+
+def _base32(number: int, width: int) -> str:
+    out = ""
+    for _ in range(width):
+        out = _ALPHABET[number % 32] + out
+        number //= 32
+    return out
+
+
+def new_id(now_ms: int | None = None) -> str:
+    """A short, unique, time-sortable id: 9 characters of milliseconds, then 3 more.
+
+    The last 3 start at a random value and count up within one millisecond, so ids made
+    by one process always sort in creation order (until the year 19800 or so).
     """
+    global _last_id
     ms = int(time.time() * 1000) if now_ms is None else now_ms
-    head = ""
-    for _ in range(9):
-        head = _ALPHABET[ms % 32] + head
-        ms //= 32
-    tail = "".join(secrets.choice(_ALPHABET) for _ in range(3))
-    return head + tail
+    last_ms, last_tail = _last_id
+    clock_went_back = now_ms is None and ms < last_ms
+    if (ms == last_ms or clock_went_back) and last_tail < 32**3 - 1:
+        ms, tail = last_ms, last_tail + 1
+    else:
+        tail = secrets.randbelow(32**3 // 2)
+    _last_id = (ms, tail)
+    return _base32(ms, 9) + _base32(tail, 3)
 
 
 def now_iso() -> str:
