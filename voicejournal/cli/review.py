@@ -125,9 +125,10 @@ def register(cli: click.Group) -> None:
             click.echo()
         note(f"{len(found)} {'entry' if len(found) == 1 else 'entries'} found.")
 
-    @command(cli, "tag")
+    # ignore_unknown_options lets "-work" through as a tag to remove, not an option.
+    @command(cli, "tag", context_settings={"ignore_unknown_options": True})
     @click.argument("entry_id")
-    @click.argument("changes", nargs=-1, required=True)
+    @click.argument("changes", nargs=-1, required=True, type=click.UNPROCESSED)
     def tag(entry_id, changes):
         """Add (+name or name) or remove (-name) tags: voicejournal tag ID +family -work"""
         add, remove = [], []
@@ -195,9 +196,11 @@ def register(cli: click.Group) -> None:
         entry = store.get(entry_id)
         if not yes:
             click.echo(f"{entry.id}  {short_date(entry)}  {one_line(entry.transcript, 60)}")
-            if not sys.stdin.isatty() and not click.get_text_stream("stdin").readable():
-                raise UserInputError("Add --yes to delete without being asked.")
-            if not click.confirm("Delete this entry and its recording? This can't be undone", default=False):
+            try:
+                sure = click.confirm("Delete this entry and its recording? This can't be undone", default=False)
+            except click.Abort:  # no answer could be read (e.g. stdin closed)
+                raise UserInputError("Nothing was deleted. Add --yes to delete without being asked.") from None
+            if not sure:
                 note("Kept it.")
                 return
         store.delete(entry.id)
@@ -205,8 +208,8 @@ def register(cli: click.Group) -> None:
 
     @command(cli, "export")
     @click.option(
-        "--format", "fmt", type=click.Choice(["md", "json", "txt"]), default="md", show_default=True,
-        help="Markdown for notes apps, JSON for scripts, or plain text.",
+        "--format", "fmt", type=click.Choice(["md", "json", "txt", "jrnl"]), default="md", show_default=True,
+        help="Markdown for notes apps, JSON for scripts, plain text, or jrnl's JSON (to move to jrnl).",
     )
     @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
     @filter_options
@@ -218,7 +221,11 @@ def register(cli: click.Group) -> None:
         entries = list(reversed(open_store().query(flt)))
         if not entries:
             note("No entries to export.")
-        text = FORMATS[fmt](entries)
+        if fmt == "jrnl":
+            from voicejournal.interop import to_jrnl as render
+        else:
+            render = FORMATS[fmt]
+        text = render(entries)
         if output:
             from voicejournal.store import atomic_write_bytes
 
