@@ -135,6 +135,12 @@ class AtomicJSONStorage(Storage):
             raise JournalError(f"Can't read the journal {self.path}: {exc.strerror}.") from None
         if not payload.strip():
             return None
+        if payload.startswith(b"VJENC\x00") and type(self) is AtomicJSONStorage:
+            # Encrypted (voicejournal.crypto) by another process after this one opened it.
+            raise JournalError(
+                f"The journal {self.path} was encrypted by another voicejournal while this one was running. "
+                "Nothing was changed; run the command again."
+            )
         try:
             data = json.loads(self.decode(payload))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -202,6 +208,8 @@ class EntryStore:
 
     #: Folder audio files are kept under (None: the store keeps no audio).
     root: Path | None = None
+    #: How recordings are named on disk (an encrypted store uses ".wav.enc").
+    audio_suffix: str = ".wav"
 
     def __init__(self, db: TinyDB) -> None:
         self._db = db
@@ -350,7 +358,7 @@ class EntryStore:
             self._memory_audio[entry_id] = wav
             return f"audio/{entry_id}.wav"
         ensure_private_folder(self.root / "audio")
-        relative = f"audio/{entry_id}.wav"
+        relative = f"audio/{entry_id}{self.audio_suffix}"
         try:
             atomic_write_bytes(self.root / relative, self.encode_audio(wav))
         except OSError as exc:
@@ -459,8 +467,13 @@ class MemoryStore(EntryStore):
         super().__init__(TinyDB(storage=MemoryStorage))
 
 
-def open_store(path: Path | str | None = None) -> EntryStore:
-    """The one factory: ":memory:" gives a MemoryStore, anything else a JournalStore."""
+def open_store(path: Path | str | None = None, ask_passphrase: Callable[[str, bool], str | None] | None = None) -> EntryStore:
+    """The one factory: ":memory:" gives a MemoryStore, anything else a JournalStore.
+
+    An encrypted journal (see `voicejournal.crypto`) opens as an EncryptedJournalStore; its
+    passphrase comes from $VOICEJOURNAL_PASSPHRASE, the system keyring, or `ask_passphrase`
+    (the CLI's prompt).
+    """
     from voicejournal.config import default_journal_path
 
     if str(path) == ":memory:":
@@ -468,4 +481,8 @@ def open_store(path: Path | str | None = None) -> EntryStore:
     journal = Path(path).expanduser() if path else default_journal_path()
     if journal.is_dir():
         journal = journal / "journal.json"
+    from voicejournal import crypto  # light: cryptography itself is only imported for encrypted journals
+
+    if crypto.is_encrypted_file(journal):
+        return crypto.open_encrypted_store(journal, ask_passphrase)
     return JournalStore(journal)

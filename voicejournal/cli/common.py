@@ -89,8 +89,22 @@ def open_store():
     root = click.get_current_context().find_root()
     root.ensure_object(dict)
     if "store" not in root.obj:
-        root.obj["store"] = _open(journal_path())
+        root.obj["store"] = _open(journal_path(), ask_passphrase=ask_passphrase)
     return root.obj["store"]
+
+
+def ask_passphrase(prompt: str, confirm: bool) -> str | None:
+    """Ask for a passphrase without echoing it; None when nothing can be read (no terminal, no input).
+
+    Piped input (`pass show journal | voicejournal list`) is read as one line, without a prompt.
+    """
+    if not sys.stdin.isatty():
+        line = sys.stdin.readline().rstrip("\r\n")
+        return line or None
+    try:
+        return click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, err=True) or None
+    except (click.Abort, EOFError):
+        return None
 
 
 def load_config(**overrides: Any):
