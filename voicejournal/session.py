@@ -10,7 +10,11 @@ before any stage that could fail, and a failure leaves it pending rather than lo
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from voicejournal.errors import VoiceJournalError
 from voicejournal.models import STATUS_COMPLETE, STATUS_PENDING, Entry
@@ -18,8 +22,9 @@ from voicejournal.models import STATUS_COMPLETE, STATUS_PENDING, Entry
 if TYPE_CHECKING:  # the stages are imported lazily: they pull in Whisper, numpy, openai
     from voicejournal.config import Config
     from voicejournal.reflection import Reflector
+    from voicejournal.speech import Speaker
     from voicejournal.store import EntryStore
-    from voicejournal.transcription import Transcriber
+    from voicejournal.transcription import Transcriber, Transcript
 
 log = logging.getLogger(__name__)
 
@@ -86,3 +91,479 @@ def _mark_pending(store: EntryStore, entry: Entry, reason: str) -> None:
     entry.pending_reason = reason
     store.update(entry)
     log.info("entry %s left pending: %s", entry.id, reason)
+
+
+# --- the check-in loop -----------------------------------------------------------------------
+#
+# greet (+ small-step follow-up) -> opening prompt -> listen -> save (pending, with audio)
+#   -> transcript -> reflect (streamed, spoken sentence by sentence) -> complete
+#   -> "is there more?" -> another entry / repeat / skip / close with a summary
+
+ANSWERS = ("more", "end", "repeat", "skip")
+
+# Phrases as Whisper writes them once lower-cased and stripped of punctuation.
+_REPEAT = ("repeat", "say that again", "say it again", "again please", "one more time", "pardon",
+           "come again", "what did you say")
+_SKIP = ("skip", "no reflection")
+_END = ("that's all", "that is all", "thats all", "that's it", "that is it", "thats it", "i'm done",
+        "i am done", "all done", "done", "stop", "no more", "nothing more", "nothing else", "not now",
+        "no", "nope", "no thanks", "no thank you", "finish", "finished", "enough", "goodbye", "bye",
+        "quit", "end", "i'm finished", "that'll do", "nah")
+_MORE = ("yes", "yeah", "yep", "yup", "more", "there is", "there's more", "one more", "another",
+         "continue", "go on", "keep going", "sure", "please", "i do", "actually")
+
+
+def _normalise(text: str) -> str:
+    import re
+
+    flat = text.lower().replace("’", "'")
+    flat = re.sub(r"[^a-z' ]+", " ", flat)
+    return " ".join(flat.split())
+
+
+def _has_phrase(text: str, phrases: tuple[str, ...]) -> bool:
+    padded = f" {text} "
+    return any(f" {p} " in padded for p in phrases)
+
+
+def classify_answer(text: str) -> str | None:
+    """What a short spoken (or typed) answer to "is there more?" asks for.
+
+    Returns "more", "end", "repeat", "skip", or None when it isn't clear. Whisper writes
+    "That's all." / "that is all" / "Done." / "No, thanks."; tiny models mishear a little,
+    so whole answers that are close to a known phrase count too.
+    """
+    said = _normalise(text)
+    if not said:
+        return None
+    if _has_phrase(said, _REPEAT):
+        return "repeat"
+    if _has_phrase(said, _SKIP):
+        return "skip"
+    # "no more" / "nothing more" must end, even though they contain "more".
+    if _has_phrase(said, _END):
+        return "end"
+    if _has_phrase(said, _MORE):
+        return "more"
+    import difflib
+
+    candidates = {p: "end" for p in _END} | {p: "more" for p in _MORE} | {p: "repeat" for p in _REPEAT}
+    close = difflib.get_close_matches(said, list(candidates), n=1, cutoff=0.75)
+    return candidates[close[0]] if close else None
+
+
+@dataclass
+class Heard:
+    """One turn of listening: an entry, or an answer to "is there more?".
+
+    `samples` is the recording (None for typed text); `text` is typed text or an answer's
+    transcript; `transcribe` finishes the transcript of a recording (called only after
+    the audio is saved); `ended_by` is the Recorder's reason, or "text" / "eof".
+    """
+
+    ended_by: str
+    samples: Any = None
+    text: str | None = None
+    has_speech: bool = False
+    duration_s: float | None = None
+    transcribe: Callable[[], Transcript] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+class Listener(ABC):
+    """Where entries and answers come from: the microphone, a file, or typed text."""
+
+    source = "mic"
+    one_pass = False
+
+    @abstractmethod
+    def entry(self) -> Heard:
+        """Listen for one entry."""
+
+    @abstractmethod
+    def answer(self) -> Heard:
+        """Listen for a short answer to "is there more?"."""
+
+
+class MicListener(Listener):
+    """Hands-free: records with the Recorder (VAD endpointing) and transcribes while recording."""
+
+    source = "mic"
+
+    def __init__(self, config: Config, transcriber: Transcriber, ui: Any = None,
+                 answer_silence_s: float = 1.0, answer_max_s: float = 10.0) -> None:
+        self.config = config
+        self.transcriber = transcriber
+        self.ui = ui
+        self.answer_config = config.with_overrides(
+            silence_seconds=min(answer_silence_s, config.silence_seconds), max_seconds=answer_max_s
+        )
+
+    def entry(self) -> Heard:
+        from voicejournal.audio import Recorder
+        from voicejournal.transcription import StreamingTranscriber
+
+        streaming = StreamingTranscriber(self.transcriber)
+        recording = Recorder(self.config, self.ui).record(on_chunk=streaming.on_chunk)
+        return Heard(
+            ended_by=recording.ended_by,
+            samples=recording.samples,
+            has_speech=recording.has_speech,
+            duration_s=recording.duration_s,
+            transcribe=lambda: streaming.finish(recording.samples),
+            notes=list(getattr(recording, "notes", [])),
+        )
+
+    def answer(self) -> Heard:
+        from voicejournal.audio import Recorder
+
+        recording = Recorder(self.answer_config, self.ui).record()
+        # A "yes" is shorter than the second of voice an entry needs: any voice counts here.
+        spoke = recording.speech_s > 0.15
+        text = self.transcriber.transcribe(recording.samples).text if spoke else ""
+        return Heard(ended_by=recording.ended_by, samples=recording.samples, text=text, has_speech=spoke)
+
+
+class FileListener(Listener):
+    """`--input FILE`: one pass of the loop on a recording."""
+
+    source = "file"
+    one_pass = True
+
+    def __init__(self, path: Path, transcriber: Transcriber | None, config: Config) -> None:
+        self.path = Path(path)
+        self.transcriber = transcriber
+        self.config = config
+        self._used = False
+
+    def entry(self) -> Heard:
+        from voicejournal.audio import SAMPLE_RATE, load_audio
+
+        if self._used:
+            return Heard(ended_by="eof")
+        self._used = True
+        samples = load_audio(self.path)
+
+        def transcribe() -> Transcript:
+            from voicejournal.transcription import get_transcriber
+
+            return (self.transcriber or get_transcriber(self.config)).transcribe(samples)
+
+        return Heard(ended_by="eof", samples=samples, has_speech=samples.size > 0,
+                     duration_s=samples.size / SAMPLE_RATE, transcribe=transcribe)
+
+    def answer(self) -> Heard:
+        return Heard(ended_by="eof")
+
+
+class TextListener(Listener):
+    """`--text`: the same loop, typed. `read(prompt)` returns a line, or None at end of input."""
+
+    source = "text"
+
+    def __init__(self, read: Callable[[str], str | None]) -> None:
+        self.read = read
+
+    def entry(self) -> Heard:
+        line = self.read("Your entry")
+        if line is None:
+            return Heard(ended_by="eof")
+        text = line.strip()
+        if text.lower() == "q":
+            return Heard(ended_by="quit")
+        return Heard(ended_by="text", text=text, has_speech=bool(text))
+
+    def answer(self) -> Heard:
+        line = self.read("More? (Enter to go on, q to finish, or type 'repeat' / 'skip')")
+        if line is None:
+            return Heard(ended_by="eof")
+        text = line.strip()
+        if not text:
+            return Heard(ended_by="enter")
+        if text.lower() == "q":
+            return Heard(ended_by="quit")
+        return Heard(ended_by="text", text=text, has_speech=True)
+
+
+class SessionView:
+    """What the person sees. The CLI subclasses it to print; the default shows nothing.
+
+    It is also the Recorder's UI (`level`, `message`).
+    """
+
+    def show(self, kind: str, text: str) -> None:
+        """Show `text`; `kind` is greeting, prompt, transcript, reflection, notice, closing or help."""
+
+    def reflection_sentence(self, sentence: str) -> None:
+        """One sentence of the reflection, as soon as it is ready (before it is spoken)."""
+
+    def level(self, rms: float, elapsed_s: float, paused: bool) -> None:
+        """The level meter while recording."""
+
+    def message(self, text: str) -> None:
+        self.show("notice", text)
+
+
+@dataclass
+class CheckinResult:
+    """What a check-in did: the entries it saved, in order, and how it ended."""
+
+    entries: list[Entry] = field(default_factory=list)
+    ended_by: str = "end"
+    interrupted: bool = False
+    notices: list[str] = field(default_factory=list)
+
+
+class CheckinSession:
+    """The hands-free check-in loop. See the module's diagram for the order of things.
+
+    Every stage that can fail comes after the entry is saved, so a failure or Ctrl-C leaves
+    a pending entry (finished later with `voicejournal retry`) and never loses what was said.
+    """
+
+    def __init__(
+        self,
+        store: EntryStore,
+        config: Config,
+        listener: Listener,
+        speaker: Speaker,
+        reflector: Reflector | None = None,
+        view: SessionView | None = None,
+        practice: str | None = None,
+        reflect: bool = True,
+        seed: int | None = None,
+    ) -> None:
+        import random
+
+        self.store = store
+        self.config = config
+        self.listener = listener
+        self.speaker = speaker
+        self.reflector = reflector
+        self.view = view or SessionView()
+        self.practice = practice or config.practice
+        self.reflect = reflect
+        self.random = random.Random(seed)
+        self.seed = seed
+        self.result = CheckinResult()
+        self._last_said: str | None = None
+
+    # -- talking --
+    def _pick(self, name: str) -> str:
+        from voicejournal.prompts import read_lines
+
+        return self.random.choice(read_lines(f"session/{name}.txt"))
+
+    def _say(self, kind: str, text: str) -> None:
+        self.view.show(kind, text)
+        self.speaker.say(text)
+        self._tell_speech_problem()
+
+    def _tell_speech_problem(self) -> None:
+        problem = self.speaker.take_problem()
+        if problem:
+            self.result.notices.append(problem)
+            self.view.show("notice", problem)
+
+    def greeting(self) -> str:
+        """The greeting, asking about last time's small step if one is still open."""
+        greeting = self._pick("greeting")
+        try:
+            from voicejournal.reflection import followup_prompt
+        except ImportError:  # an older reflection package without small steps
+            return greeting
+        follow = followup_prompt(self.store.all())
+        return f"{greeting} {follow}" if follow else greeting
+
+    def opening(self) -> str:
+        from voicejournal.reflection.practices import get_practice
+
+        return get_practice(self.practice).opening(seed=self.seed)
+
+    # -- the loop --
+    def run(self) -> CheckinResult:
+        """Run the check-in until the person is done; returns what was saved."""
+        try:
+            self._run()
+        except KeyboardInterrupt:
+            self.result.interrupted = True
+            self.result.ended_by = "interrupt"
+        finally:
+            self.speaker.close()
+        return self.result
+
+    def _run(self) -> None:
+        opening = self.opening()  # an unknown practice fails here, before anything is said
+        self._say("greeting", self.greeting())
+        for line in self._help_lines():
+            self.view.show("help", line)
+        prompt = opening
+        reflect_next = self.reflect
+        while True:
+            self._say("prompt", prompt)
+            heard = self.listener.entry()
+            if heard.ended_by == "interrupt" and not heard.has_speech:
+                raise KeyboardInterrupt
+            if heard.ended_by in ("eof", "quit") and not heard.has_speech:
+                self.result.ended_by = heard.ended_by
+                break
+            if not heard.has_speech:
+                self._say("notice", self._pick("no_speech"))
+            else:
+                entry = self._save(heard)
+                if heard.ended_by == "interrupt":
+                    # Ctrl-C while speaking: keep the recording; transcribing can wait for `retry`.
+                    raise KeyboardInterrupt
+                self._transcribe(entry, heard)
+                if entry.transcript and reflect_next:
+                    self._reflect(entry)
+                elif entry.transcript:
+                    self._finish_without_reflection(entry)
+            if heard.ended_by == "quit" or self.listener.one_pass:
+                self.result.ended_by = "quit" if heard.ended_by == "quit" else "one_pass"
+                break
+            choice = self._ask_more()
+            if choice == "end":
+                break
+            reflect_next = self.reflect
+            if choice == "skip":
+                reflect_next = False
+                self._say("notice", self._pick("skip"))
+            prompt = self._pick("next_entry")
+        self._close()
+
+    def _help_lines(self) -> list[str]:
+        if self.listener.source != "mic":
+            return []
+        from voicejournal.prompts import read_lines
+
+        return read_lines("session/keys.txt")
+
+    def _save(self, heard: Heard) -> Entry:
+        entry = Entry(
+            source=self.listener.source,
+            practice=self.practice,
+            status=STATUS_PENDING,
+            pending_reason="transcript not finished",
+            duration_s=heard.duration_s,
+        )
+        if heard.samples is not None:
+            from voicejournal.audio import to_wav_bytes
+
+            entry.audio = self.store.write_audio(entry.id, to_wav_bytes(heard.samples))
+        else:
+            entry.transcript = heard.text or ""
+            entry.pending_reason = "reflection not done yet"
+        self.store.add(entry)
+        self.result.entries.append(entry)
+        return entry
+
+    def _transcribe(self, entry: Entry, heard: Heard) -> None:
+        if entry.transcript or heard.transcribe is None:
+            if entry.transcript:
+                self.view.show("transcript", entry.transcript)
+            return
+        try:
+            transcript = heard.transcribe()
+        except VoiceJournalError as exc:
+            _mark_pending(self.store, entry, f"transcription failed: {exc}")
+            self._say("notice", self._pick("reflection_failed"))
+            self.view.show("notice", str(exc))
+            return
+        entry.transcript = transcript.text
+        entry.segments = transcript.segments
+        entry.language = transcript.language
+        entry.duration_s = transcript.duration_s or entry.duration_s
+        entry.stt_model = transcript.model
+        if not self.config.keep_audio:
+            self.store.remove_audio(entry)
+            entry.audio = None
+        entry.pending_reason = "reflection not done yet" if entry.transcript else "no speech was heard"
+        self.store.update(entry)
+        if entry.transcript:
+            self.view.show("transcript", entry.transcript)
+        else:
+            self._say("notice", self._pick("no_speech"))
+
+    def _get_reflector(self) -> Reflector:
+        if self.reflector is None:
+            from voicejournal.reflection import get_reflector
+
+            self.reflector = get_reflector(self.config)
+        return self.reflector
+
+    def _reflect(self, entry: Entry) -> None:
+        """Reflect with the streaming API, speaking each sentence as soon as it is ready."""
+        history = [e for e in self.store.all() if e.id != entry.id and e.created_at <= entry.created_at]
+        try:
+            reflector = self._get_reflector()
+            stream = reflector.stream(entry.transcript, practice=self.practice, history=history)
+
+            def sentences() -> Iterator[str]:
+                for sentence in stream:
+                    self.view.reflection_sentence(sentence)
+                    yield sentence
+
+            self.speaker.say_sentences(sentences())
+            result = stream.result
+        except VoiceJournalError as exc:
+            _mark_pending(self.store, entry, f"reflection failed: {exc}")
+            self.view.show("notice", str(exc))
+            self._say("notice", self._pick("reflection_failed"))
+            return
+        self._tell_speech_problem()
+        entry.reflection = result.reflection
+        entry.themes = list(result.themes)
+        entry.safety = result.safety
+        for notice in result.notices:
+            self.view.show("notice", notice)
+        self._last_said = result.text
+        self.view.show("reflection", result.text)
+        owed = entry.reflection is None and entry.safety is None
+        entry.status = STATUS_PENDING if owed else STATUS_COMPLETE
+        entry.pending_reason = "no reflection was written" if owed else None
+        self.store.update(entry)
+
+    def _finish_without_reflection(self, entry: Entry) -> None:
+        entry.status = STATUS_COMPLETE
+        entry.pending_reason = None
+        self.store.update(entry)
+
+    def _ask_more(self) -> str:
+        """Ask "is there more?"; returns more / end (repeat is handled here)."""
+        question = self._pick("more")
+        asked_again = False
+        while True:
+            self._say("prompt", question)
+            heard = self.listener.answer()
+            if heard.ended_by == "interrupt":
+                raise KeyboardInterrupt
+            if heard.ended_by in ("quit", "eof"):
+                self.result.ended_by = heard.ended_by
+                return "end"
+            if heard.ended_by == "enter" and not heard.has_speech:
+                return "more"
+            choice = classify_answer(heard.text or "")
+            if heard.text:
+                self.view.show("answer", heard.text)
+            if choice == "repeat":
+                if self._last_said:
+                    self._say("reflection", self._last_said)
+                continue
+            if choice in ("more", "skip"):
+                return choice
+            if choice == "end":
+                self.result.ended_by = "end"
+                return "end"
+            if asked_again:
+                self.result.ended_by = "unclear"
+                self._say("notice", self._pick("unclear_end"))
+                return "end"
+            asked_again = True
+            question = self._pick("more_again")
+
+    def _close(self) -> None:
+        saved = self.result.entries
+        if self.result.ended_by == "unclear":
+            return  # the kind ending was just said; don't say goodbye twice
+        self._say("closing", self._pick("closing" if saved else "closing_none"))
