@@ -36,3 +36,18 @@ def run():
         return runner.invoke(cli, list(args), input=input, catch_exceptions=False, **kwargs)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def virtual_audio(tmp_path_factory: pytest.TempPathFactory):
+    """A private PulseAudio daemon with a virtual microphone and speaker (see tests/vaudio.py).
+
+    Returns a `VirtualAudio`: run the code under test in a subprocess with `env=virtual_audio.env`
+    (ALSA reads its config at `import sounddevice`), feed it speech with
+    `.play_into_mic(wav)`, and hear what it says with `.record_speaker(out)` / `.stop_recording()`.
+    """
+    from vaudio import VirtualAudio  # tests/ is on sys.path (pytest rootdir conftest)
+
+    audio = VirtualAudio(tmp_path_factory.mktemp("vaudio")).start()
+    yield audio
+    audio.stop()

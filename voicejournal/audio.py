@@ -180,13 +180,33 @@ def iter_audio(
         container.close()
 
 
-def load_audio(path: str | Path | io.BytesIO, name: str | None = None) -> np.ndarray:
-    """The whole file as float32 mono 16 kHz samples. Raises AudioError if it holds no sound."""
-    blocks = list(iter_audio(path, name=name))
+def load_audio(
+    path: str | Path | io.BytesIO, name: str | None = None, max_seconds: float | None = None
+) -> np.ndarray:
+    """The whole file as float32 mono 16 kHz samples. Raises AudioError if it holds no sound.
+
+    With `max_seconds`, a longer file is refused as soon as that much has been decoded, so
+    a two-hour file never fills memory.
+    """
+    label = name or str(path)
+    blocks = []
+    held = 0
+    for block in iter_audio(path, name=name):
+        blocks.append(block)
+        held += block.size
+        if max_seconds is not None and held > max_seconds * SAMPLE_RATE:
+            raise AudioError(
+                f"{label} is longer than the longest entry allowed ({_minutes(max_seconds)}). "
+                "Raise max_seconds in your settings, or use `voicejournal transcribe` for long recordings."
+            )
     samples = np.concatenate(blocks) if blocks else np.zeros(0, dtype=np.float32)
     if samples.size == 0:
-        raise AudioError(f"{name or path} holds no sound (0 seconds of audio).")
+        raise AudioError(f"{label} holds no sound (0 seconds of audio).")
     return samples
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
 
 
 # --- voice activity ------------------------------------------------------------------------
