@@ -196,8 +196,6 @@ def _add_one(store, file: Path, config, practice: str | None, reflect: bool, sta
     samples = load_audio(file, max_seconds=config.max_seconds)
     if speech_seconds(samples) < MIN_SPEECH_S:
         raise AudioError(NO_SPEECH.format(name=file))
-    if "transcriber" not in state:
-        state["transcriber"] = get_transcriber(config, ask=consent_asker())
     entry = Entry(source="file", status=STATUS_PENDING, practice=practice or config.practice,
                   duration_s=round(samples.size / SAMPLE_RATE, 2), pending_reason="transcript owed")
     # The recording is on disk and the entry saved before transcription can fail.
@@ -208,10 +206,15 @@ def _add_one(store, file: Path, config, practice: str | None, reflect: bool, sta
         store.remove_audio(entry)
         raise
     try:
+        if "transcriber" not in state:  # loaded once for all files; a failure leaves this entry pending
+            state["transcriber"] = get_transcriber(config, ask=consent_asker())
         entry = complete_entry(store, entry, config, transcriber=state["transcriber"], reflect=reflect)
     except VoiceJournalError as exc:
         entry = store.get(entry.id)
         if not entry.transcript:
+            if entry.pending_reason == "transcript owed":
+                reason = f"transcription failed: {exc}"
+                store.modify(entry.id, lambda e: setattr(e, "pending_reason", reason))
             raise  # transcription failed: the entry and recording are kept for `retry`
         common.note(f"{file}: saved, but the reflection is still owed ({exc}). `voicejournal retry` adds it.")
         return entry
