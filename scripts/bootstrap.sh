@@ -14,7 +14,7 @@ VENV=.venv
 # Debian packages: the product's (PortAudio for the microphone, espeak-ng for the voice,
 # aplay for playback) and, for the tests, a virtual sound server, sox and a headless browser.
 run_pkgs=(libportaudio2 libespeak-ng1 espeak-ng alsa-utils)
-test_pkgs=(pulseaudio pulseaudio-utils libasound2-plugins sox)
+test_pkgs=(pulseaudio pulseaudio-utils libasound2-plugins sox chromium)
 pkgs=("${run_pkgs[@]}")
 [ "$want" = test ] && pkgs+=("${test_pkgs[@]}")
 

@@ -39,13 +39,15 @@ def _speak(lines: list[str], speak_to: str | None) -> None:
         return
     from voicejournal.cli.common import load_config
 
-    speaker = get_speaker(load_config(), speak_to=Path(speak_to) if speak_to else None)
-    if hasattr(speaker, "say_sentences"):
+    # Asking for --speak overrides `speak = false` in the settings.
+    speaker = get_speaker(load_config(speak=True), speak_to=Path(speak_to) if speak_to else None)
+    try:
         speaker.say_sentences(lines)
-    else:
-        for line in lines:
-            speaker.say(line)
-    problem = getattr(speaker, "problem", None)
+    finally:
+        close = getattr(speaker, "close", None)
+        if close:
+            close()
+    problem = speaker.take_problem() if hasattr(speaker, "take_problem") else getattr(speaker, "problem", None)
     if problem:
         note(f"It couldn't be read aloud ({problem}); the text is above.")
     elif speak_to:
@@ -208,12 +210,12 @@ def _print_lookback(result, say) -> None:
         click.echo(result.message)
         return
     for item in result.days:
-        click.echo(click.style(f"{item.label} · {item.day:%A %d %B %Y}", bold=True))
+        click.echo(click.style(f"{item.label} · {item.day:%A} {item.day.day} {item.day:%B %Y}", bold=True))
         for entry in item.entries:
             click.echo(f"  {entry.id}  " + excerpt(entry, width=400))
         click.echo()
     for mention in result.first_mentions:
         day = entry_day(mention.entry)
-        click.echo(click.style(say("lookback.earliest", story=mention.story, day=f"{day:%d %B %Y}"), bold=True))
+        click.echo(click.style(say("lookback.earliest", story=mention.story, day=f"{day.day} {day:%B %Y}"), bold=True))
         click.echo(f"  {mention.entry.id}  {mention.words}")
         click.echo()
