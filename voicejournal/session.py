@@ -112,6 +112,8 @@ _END = ("that's all", "that is all", "thats all", "that's it", "that is it", "th
 _MORE = ("yes", "yeah", "yep", "yup", "more", "there is", "there's more", "one more", "another",
          "continue", "go on", "keep going", "sure", "please", "i do", "actually")
 
+_HALLUCINATIONS = ("thank you", "thanks", "you", "thank you for watching", "bye bye")
+
 
 def _normalise(text: str) -> str:
     import re
@@ -134,7 +136,8 @@ def classify_answer(text: str) -> str | None:
     so whole answers that are close to a known phrase count too.
     """
     said = _normalise(text)
-    if not said:
+    # Whisper writes these into silence or noise: never act on them, ask again instead.
+    if not said or said in _HALLUCINATIONS:
         return None
     if _has_phrase(said, _REPEAT):
         return "repeat"
@@ -297,6 +300,9 @@ class SessionView:
     def reflection_sentence(self, sentence: str) -> None:
         """One sentence of the reflection, as soon as it is ready (before it is spoken)."""
 
+    def listening(self, what: str) -> None:
+        """The microphone is about to listen for an "entry" or an "answer" (everything before is said)."""
+
     def level(self, rms: float, elapsed_s: float, paused: bool) -> None:
         """The level meter while recording."""
 
@@ -401,6 +407,7 @@ class CheckinSession:
         reflect_next = self.reflect
         while True:
             self._say("prompt", prompt)
+            self.view.listening("entry")
             heard = self.listener.entry()
             if heard.ended_by == "interrupt" and not heard.has_speech:
                 raise KeyboardInterrupt
@@ -535,6 +542,7 @@ class CheckinSession:
         asked_again = False
         while True:
             self._say("prompt", question)
+            self.view.listening("answer")
             heard = self.listener.answer()
             if heard.ended_by == "interrupt":
                 raise KeyboardInterrupt

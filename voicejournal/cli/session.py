@@ -17,7 +17,8 @@ from voicejournal.session import SessionView
 class TerminalView(SessionView):
     """Prints the check-in: prompts, transcript, the reflection as it is spoken, a level meter."""
 
-    def __init__(self) -> None:
+    def __init__(self, hands_free: bool = False) -> None:
+        self.hands_free = hands_free
         self._meter_shown = False
         self._in_reflection = False
         self._tty = sys.stderr.isatty()
@@ -47,10 +48,13 @@ class TerminalView(SessionView):
             note(click.style(text, dim=True))
         else:
             note(text)
-        if kind == "prompt":
-            # tests and scripts watch for this line to know the loop is listening
-            note(click.style("[listening]", dim=True))
         sys.stdout.flush()
+
+    def listening(self, what: str) -> None:
+        if self.hands_free:
+            # said only once everything before it has been spoken; scripts and tests wait for it
+            hint = "pause when you're done" if what == "entry" else "say more, that's all, repeat that or skip"
+            note(click.style(f"[listening: {hint}]", dim=True))
 
     def reflection_sentence(self, sentence: str) -> None:
         self._clear_meter()
@@ -133,7 +137,7 @@ def register(cli: click.Group) -> None:
 
             get_practice(practice)  # an unknown name stops here, listing the names
         store = open_store()
-        view = TerminalView()
+        view = TerminalView(hands_free=not typed and not input_file)
         reflector = None
         if not no_reflect:
             from voicejournal.reflection import get_reflector
