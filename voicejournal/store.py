@@ -432,6 +432,9 @@ class JournalStore(EntryStore):
         self.path = Path(path).expanduser()
         self.root = self.path.parent
         ensure_private_folder(self.root)
+        # If the journal was there when we opened it and its folder later vanishes (an
+        # unplugged drive, a deleted folder), saving must fail, not start a new journal.
+        self._existed = self.path.exists()
         from filelock import FileLock  # small; only needed when a file journal is opened
 
         self._lock = FileLock(str(self.path) + ".lock", timeout=LOCK_TIMEOUT_S, mode=0o600)
@@ -442,16 +445,28 @@ class JournalStore(EntryStore):
     def _locked(self) -> Iterator[None]:
         from filelock import Timeout
 
+        if self._existed and not self.path.parent.is_dir():
+            raise JournalError(
+                f"The journal's folder {self.path.parent} has disappeared (an unplugged drive or a moved folder?). "
+                "Nothing was saved; reconnect it and try again."
+            )
         try:
-            with self._lock:
-                yield
+            self._lock.acquire()
         except Timeout:
             raise JournalLocked(
                 f"Another voicejournal has been writing to {self.path} for over {LOCK_TIMEOUT_S:.0f} s. "
                 f"Nothing was changed; try again in a moment (or remove {self.path}.lock if no other copy is running)."
             ) from None
-        except PermissionError as exc:
-            raise JournalError(f"Can't lock the journal {self.path}: {exc.strerror}. Check the folder's permissions.") from None
+        except OSError as exc:  # read-only file system, no permission, folder gone
+            raise JournalError(
+                f"Can't lock the journal {self.path} to save: {exc.strerror}. Nothing was changed; "
+                "check that the folder is there and writable."
+            ) from None
+        try:
+            yield
+            self._existed = self.path.exists()
+        finally:
+            self._lock.release()
 
     def _backup_before_migration(self, version: int) -> None:
         backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
