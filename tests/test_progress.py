@@ -340,7 +340,7 @@ def test_week_review_names_themes_steps_and_what_went_well(run, journal_path):
     assert out.output.splitlines()[:3] == [
         "Your week, 9 March 2026 to 15 March 2026",
         "You made 3 entries on 3 days this week.",
-        "What came up: people always leave (once), anxious checking (once).",
+        'What came up: "people always leave" (once), anxious checking (once).',
     ]
     assert "  - This week I'll ask Jo for coffee." in out.output
     assert "You told the journal how one small step went." in out.output

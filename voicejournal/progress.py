@@ -612,8 +612,8 @@ def week_review(entries: Iterable[Entry], end: date | None = None) -> WeekReview
     counts: dict[str, int] = {}
     for key in NARRATIVES + PATTERNS:
         n = sum(1 for e in week if key in theme_keys(e))
-        if n:
-            counts[label(key)] = n
+        if n:  # the old stories in quotes: they are words once believed, not facts
+            counts[f'"{label(key)}"' if key in NARRATIVES else label(key)] = n
     steps = [Moment("small_step", e, excerpt(e, triggers_of(e, "small_step", "set")))
              for e in week if "set" in theme_keys(e)]
     followed = sum(1 for e in week if "followed_up" in theme_keys(e))
