@@ -1,0 +1,382 @@
+"""The compassionate reflection: what the person hears after speaking.
+
+`get_reflector(config)` chooses a backend by name. Every backend goes through the same public
+`Reflector.reflect()` / `Reflector.stream()` (a template method): input checks, crisis safety
+first, themes, memory of related entries, then the backend's generation, the guard, the time
+limit, and one fallback to the offline reflector. Backends implement only `_generate`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from voicejournal.errors import UserInputError
+from voicejournal.models import Entry, Reflection, Safety, Theme
+from voicejournal.reflection import text as tx
+from voicejournal.reflection.memory import Related, related_entries
+from voicejournal.reflection.practices import Practice, get_practice, list_practices
+from voicejournal.reflection.safety import (
+    MAX_WORDS,
+    MIN_WORDS,
+    check_crisis,
+    check_reflection,
+    check_sentence,
+    safety_message,
+)
+from voicejournal.reflection.themes import Details, detect_themes, extract_details
+
+if TYPE_CHECKING:
+    from voicejournal.config import Config
+
+__all__ = [
+    "BackendError", "Practice", "ReflectionRequest", "ReflectionResult", "ReflectionStream", "Reflector",
+    "followup_prompt", "get_practice", "get_reflector", "list_practices", "pending_step",
+]
+
+log = logging.getLogger(__name__)
+
+# Longest entry text the reflection looks at (a very long dictation is still saved in full).
+MAX_INPUT_CHARS = 12000
+# How many past entries memory searches (newest first): enough for years of daily use.
+MAX_HISTORY = 1500
+# A small step older than this is not asked about any more.
+FOLLOWUP_DAYS = 21
+
+
+class BackendError(Exception):
+    """A backend could not produce a reply; `reflect()` falls back to the offline reflector."""
+
+
+@dataclass
+class ReflectionRequest:
+    """Everything a backend may use to write a reflection for one entry."""
+
+    text: str
+    practice: Practice
+    themes: list[Theme]
+    details: Details
+    related: list[Related]
+    seed: int
+
+
+@dataclass
+class ReflectionResult:
+    """What came of reflecting on an entry.
+
+    `text` is what to show and speak: the reflection, or the safety message with its helplines
+    when crisis language was detected (then `reflection` is None and `safety` is set).
+    """
+
+    reflection: Reflection | None
+    themes: list[Theme]
+    safety: Safety | None
+    text: str
+    notices: list[str] = field(default_factory=list)
+    resources: list[str] = field(default_factory=list)
+    related: list[str] = field(default_factory=list)  # ids of the earlier entries used
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class ReflectionStream:
+    """Iterate to get the reply sentence by sentence, each already checked; then read `.result`."""
+
+    def __init__(self, steps: Generator[str, None, ReflectionResult]):
+        self._steps = steps
+        self.result: ReflectionResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        self.result = yield from self._steps
+
+
+class Reflector(ABC):
+    """Base for reflection backends. Subclasses implement `_generate` only."""
+
+    name = "base"
+
+    def __init__(self, config: Config | None = None):
+        from voicejournal.config import Config
+
+        self.config = config or Config()
+
+    @property
+    def model(self) -> str | None:
+        return None
+
+    # ---- the public template ---------------------------------------------------------
+
+    def reflect(self, text: str, practice: str = "checkin", history: Sequence[Entry] = ()) -> ReflectionResult:
+        """Reflect on `text` (a journal entry). Raises UserInputError only for bad input."""
+        stream = self._stream(text, practice, history, progressive=False)
+        for _ in stream:
+            pass
+        assert stream.result is not None
+        return stream.result
+
+    def stream(self, text: str, practice: str = "checkin", history: Sequence[Entry] = ()) -> ReflectionStream:
+        """Like `reflect`, but yields each sentence as soon as it is ready and has passed the guard."""
+        return self._stream(text, practice, history, progressive=True)
+
+    @abstractmethod
+    def _generate(self, request: ReflectionRequest) -> Iterator[str]:
+        """Yield the reply in pieces (tokens or whole text). Raise BackendError on failure."""
+
+    # ---- shared machinery ----------------------------------------------------------------
+
+    def _stream(self, text: str, practice: str, history: Sequence[Entry], progressive: bool) -> ReflectionStream:
+        if not isinstance(text, str) or not text.strip():
+            raise UserInputError("There's nothing to reflect on yet: the entry is empty.")
+        chosen = get_practice(practice)  # unknown practice: a clear error before anything else
+        return ReflectionStream(self._run(text.strip(), chosen, history, progressive))
+
+    def _run(self, text: str, practice: Practice, history: Sequence[Entry],
+             progressive: bool) -> Generator[str, None, ReflectionResult]:
+        text = text.replace("\x00", "")[:MAX_INPUT_CHARS]
+        past = sorted((e for e in history if e.transcript), key=lambda e: e.created_at)[-MAX_HISTORY:]
+        step = pending_step(past)
+        themes = detect_themes(text, pending_step=step)
+
+        # Safety first: crisis language gets care and real help, never a journaling exercise.
+        crisis = check_crisis(text)
+        if crisis.safety is not None:
+            message, resources = safety_message(crisis.safety, self.config.region)
+            for part in message.split("\n"):
+                if part.strip():
+                    yield part.strip()
+            return ReflectionResult(reflection=None, themes=themes, safety=crisis.safety, text=message,
+                                    resources=resources)
+
+        request = ReflectionRequest(
+            text=text,
+            practice=practice,
+            themes=themes,
+            details=extract_details(text),
+            related=related_entries(text, themes, past),
+            seed=int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big"),
+        )
+        notices: list[str] = []
+        accepted: list[str] = []
+        failure = yield from self._generate_guarded(request, progressive, accepted)
+        backend, model = self.name, self.model
+        if failure is None:
+            reply = " ".join(accepted)
+        else:
+            from voicejournal.reflection.offline import compose, sentences_of
+
+            log.info("reflection by %s not used: %s", self.name, failure)
+            notices.append(f"The {self.name} reflection couldn't be used ({failure}), so you're hearing the "
+                           "offline one instead.")
+            offline = compose(request)
+            backend, model = "offline", None
+            spoken_words = tx.word_count(" ".join(accepted))
+            if progressive and accepted and spoken_words >= 25:
+                # Part of the reply was already spoken: finish with the offline closing question
+                # rather than starting over.
+                last = list(sentences_of(offline))[-1]
+                yield last
+                reply = " ".join(accepted + [last])
+                backend = f"{self.name}+offline"
+            else:
+                yield from sentences_of(offline)
+                reply = offline
+        return ReflectionResult(
+            reflection=Reflection(text=reply, backend=backend, model=model),
+            themes=themes,
+            safety=None,
+            text=reply,
+            notices=notices,
+            related=[r.entry.id for r in request.related],
+        )
+
+    def _generate_guarded(self, request: ReflectionRequest, progressive: bool,
+                          accepted: list[str]) -> Generator[str, None, str | None]:
+        """Run the backend under the time limit and the guard; return why it failed, or None."""
+        deadline = time.monotonic() + max(1.0, float(self.config.timeout))
+        buffer = ""
+        held: list[str] = []  # while streaming, the first sentences wait until they prove on-topic
+        pieces = self._generate(request)
+        try:
+            for chunk in pieces:
+                if time.monotonic() > deadline:
+                    return f"no full reply within {self.config.timeout:g} seconds"
+                buffer += chunk or ""
+                if not progressive:
+                    continue
+                sentences, buffer = _complete_sentences(buffer)
+                for sentence in sentences:
+                    check = check_sentence(sentence)
+                    if not check.ok:
+                        return f"it failed the kindness check: {check.reason}"
+                    if tx.word_count(" ".join(accepted + held + [sentence])) > MAX_WORDS:
+                        buffer = ""
+                        break  # long enough: stop here, at a whole sentence
+                    held.append(sentence)
+                    if len(held) + len(accepted) >= 2 or accepted:
+                        if not accepted and _reads_off_topic(" ".join(held), request.text):
+                            return "it was not about this entry"
+                        for h in held:
+                            accepted.append(h)
+                            yield h
+                        held = []
+                else:
+                    continue
+                break
+        except BackendError as exc:
+            return str(exc)
+        except Exception as exc:  # a backend bug must not lose the person's reflection
+            log.exception("reflection backend %s failed", self.name)
+            return f"unexpected {type(exc).__name__}"
+        finally:
+            close = getattr(pieces, "close", None)
+            if close:
+                close()
+
+        if progressive:
+            rest = " ".join(buffer.split())
+            if rest:
+                finished = re.search(r"[.?…][\"'”’)]*$", rest)
+                so_far = tx.word_count(" ".join(accepted + held))
+                if finished:
+                    check = check_sentence(rest)
+                    if not check.ok:
+                        return f"it failed the kindness check: {check.reason}"
+                    if so_far + tx.word_count(rest) <= MAX_WORDS:
+                        held.append(rest)
+                elif so_far < MIN_WORDS:
+                    held.append(rest)  # the whole-text check will call it truncated
+                # else: an unfinished last fragment after a good reply is dropped.
+            full = " ".join(accepted + held)
+        else:
+            full = _fit(buffer.strip())
+        check = check_reflection(full, request.text)
+        if not check.ok:
+            return "it " + _describe(check.problems)
+        if progressive:
+            for h in held:
+                accepted.append(h)
+                yield h
+        else:
+            accepted.append(full)
+        return None
+
+
+def _describe(problems: list[str]) -> str:
+    if problems == ["empty"]:
+        return "was empty"
+    return "failed the kindness check: " + ", ".join(problems)
+
+
+_SENTENCE = re.compile(r"(.+?[.?!…][\"'”’)]*)(?:\s+|$)", re.DOTALL)
+
+
+def _complete_sentences(buffer: str) -> tuple[list[str], str]:
+    """Split off the complete sentences at the start of `buffer`; return them and the rest."""
+    out: list[str] = []
+    pos = 0
+    for m in _SENTENCE.finditer(buffer):
+        if m.start() != pos:
+            break
+        end_ok = m.end() < len(buffer) or buffer.endswith((" ", "\n"))
+        if not end_ok:
+            break
+        sentence = " ".join(m.group(1).split())
+        # "Dr." or "e.g." would be cut wrongly, but a reflection has no business using them.
+        out.append(sentence)
+        pos = m.end()
+    return out, buffer[pos:]
+
+
+def _fit(text: str) -> str:
+    """Keep whole sentences up to the spoken length (a model that rambles is cut, not rejected)."""
+    if tx.word_count(text) <= MAX_WORDS:
+        return text
+    sentences, rest = _complete_sentences(text + " ")
+    kept: list[str] = []
+    for s in sentences:
+        if tx.word_count(" ".join(kept + [s])) > MAX_WORDS:
+            break
+        kept.append(s)
+    return " ".join(kept) if kept else text
+
+
+def _reads_off_topic(text: str, transcript: str) -> bool:
+    entry = set(tx.content_words(transcript))
+    return len(entry) >= 4 and not (entry & set(tx.content_words(text)))
+
+
+# ---------------------------------------------------------------- backends
+
+
+def get_reflector(config: Config | None = None, offline: bool = False,
+                  ask: Callable[[str], bool] | None = None) -> Reflector:
+    """The configured reflection backend ("offline" or "openai"); `offline=True` forces local.
+
+    `ask` is how a non-local endpoint asks for consent the first time (None: nobody to ask).
+    """
+    from voicejournal.config import Config
+    from voicejournal.reflection.offline import OfflineReflector
+
+    config = config or Config()
+    backend = "offline" if offline else (config.backend or "offline").strip().lower()
+    if backend == "offline":
+        return OfflineReflector(config)
+    if backend in ("openai", "llm", "openai-compatible"):
+        from voicejournal.reflection.openai_backend import OpenAIReflector
+
+        return OpenAIReflector(config, ask=ask)
+    raise UserInputError(f"There is no reflection backend called '{config.backend}'. Use 'offline' or 'openai'.")
+
+
+# ---------------------------------------------------------------- small steps
+
+
+def _latest_step(entries: Iterable[Entry]) -> tuple[Entry, str] | None:
+    ordered = sorted(entries, key=lambda e: e.created_at)
+    latest: tuple[Entry, str] | None = None
+    for e in ordered:
+        names = {t.name for t in e.themes if t.kind == "small_step"}
+        if "followed_up" in names:
+            latest = None
+        if "set" in names:
+            step = next(t for t in e.themes if t.kind == "small_step" and t.name == "set")
+            if step.triggers:
+                latest = (e, step.triggers[0])
+    return latest
+
+
+def pending_step(entries: Iterable[Entry], now: datetime | None = None) -> str | None:
+    """The latest small step not yet followed up (and not too old), in the person's words."""
+    found = _latest_step(entries)
+    if not found:
+        return None
+    entry, step = found
+    now = now or datetime.now().astimezone()
+    if now - entry.created > timedelta(days=FOLLOWUP_DAYS):
+        return None
+    return step
+
+
+def followup_prompt(store_entries: Iterable[Entry], now: datetime | None = None) -> str | None:
+    """A warm question for the next greeting about the latest small step not yet followed up."""
+    from voicejournal.prompts import read_lines
+    from voicejournal.reflection.offline import fill
+
+    step = pending_step(list(store_entries), now)
+    if not step:
+        return None
+    said = tx.lower_first(tx.to_second_person(step.strip(" .")))
+    if not check_sentence(said).ok:
+        return None
+    import random
+
+    options = [f for f in (fill(line, {"step": said}) for line in read_lines("reflection/followup.txt")) if f]
+    return random.Random(step).choice(options) if options else None

@@ -1,0 +1,327 @@
+"""The offline reflector: composes a reflection for this entry with no network and no model.
+
+It says back the person's own words (turned round from "I" to "you"), names feelings they
+named (or gently guesses), notices old stories, patterns and moments of connection, may recall
+a related earlier entry, and ends with one open question. The sentences come from the phrase
+banks in `prompts/reflection/` and `prompts/practices/<name>/questions.txt`; a random generator
+seeded from the entry's text picks among variants, so the same entry always gets the same
+reflection and tests are reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from voicejournal.prompts import prompts_dir, read_lines
+from voicejournal.reflection import text as tx
+from voicejournal.reflection.memory import how_long_ago
+from voicejournal.reflection.safety import check_crisis, check_reflection, check_sentence
+
+TARGET_MIN = 50
+TARGET_MAX = 130
+_LEADING = re.compile(
+    r"^(?:and|but|so|then|because|well|okay|ok|anyway|also|like|actually|basically|honestly|just|yeah|oh|um|uh)\b[,]?\s*",
+    re.IGNORECASE,
+)
+_QUESTION_START = re.compile(
+    r"^(?:why|what|how|who|where|when|is|are|am|do|does|did|can|could|would|should|will|was|were)\b", re.IGNORECASE
+)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|my|me|we|our|us|myself)\b", re.IGNORECASE)
+_SUBJECT_START = re.compile(
+    r"^(?:he|she|they|it|work|today|tonight|this|that|the|everything|things|my|our|his|her|their|someone|"
+    r"everyone|nobody|no one|home|school|life)\b", re.IGNORECASE)
+_PRIORITY = ("narrative", "pattern", "connection", "corrective", "curiosity", "small_step")
+
+
+def _bank(relative: str) -> list[str]:
+    if not (prompts_dir() / relative).is_file():
+        return []
+    return read_lines(relative)
+
+
+def _table(relative: str) -> dict[str, str]:
+    out = {}
+    for line in _bank(relative):
+        if "=" in line:
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+class _Blank(KeyError):
+    pass
+
+
+class _Values(dict):
+    def __missing__(self, key: str) -> str:
+        raise _Blank(key)
+
+
+def fill(line: str, values: dict[str, str]) -> str | None:
+    """`line` with its {blanks} filled, or None when a blank has no value for this entry."""
+    extended = dict(values)
+    for key, value in values.items():
+        if value:
+            extended[key[:1].upper() + key[1:]] = tx.upper_first(value)
+            extended[key + "_lower"] = tx.lower_first(value)
+    try:
+        return line.format_map(_Values({k: v for k, v in extended.items() if v}))
+    except (_Blank, IndexError, ValueError):
+        return None
+
+
+def _choose(rng: random.Random, lines: list[str], values: dict[str, str]) -> str | None:
+    options = [f for f in (fill(line, values) for line in lines) if f]
+    return rng.choice(options) if options else None
+
+
+@dataclass
+class _Candidate:
+    text: str  # already in second person
+    score: float
+    index: int
+
+
+def mirror_candidates(transcript: str, people: list[str], triggers: list[str], feelings: list[str],
+                      story_triggers: list[str] = ()) -> list[_Candidate]:
+    """Pieces of what the person said that read well when turned round to "you", best first."""
+    out: list[_Candidate] = []
+    trigger_words = {w for t in triggers for w in tx.content_words(t)}
+    stories = [t.lower().strip(" .,") for t in story_triggers]
+    index = 0
+    for sentence in tx.sentences(transcript):
+        pieces = [sentence] if len(sentence.split()) <= 22 else tx.clauses(sentence)
+        for piece in pieces:
+            index += 1
+            piece = tx.strip_fillers(piece).strip(" .!?…\"'")
+            while True:
+                stripped = _LEADING.sub("", piece)
+                if stripped == piece:
+                    break
+                piece = stripped
+            n = len(piece.split())
+            if n < 3 or n > 22 or "?" in piece or _QUESTION_START.match(piece):
+                continue
+            if tx.has_second_person(piece) or '"' in piece:
+                continue
+            if not _FIRST_PERSON.search(piece) and not _SUBJECT_START.match(piece) and not any(
+                piece.startswith(p) for p in people
+            ):
+                continue  # "had a sandwich" has no subject to say back
+            low_piece = piece.lower()
+            if any(t in low_piece or low_piece in t for t in stories):
+                continue  # an old story is named as a story (by the notice), never said back as fact
+            if check_crisis(piece).safety is not None:
+                continue
+            turned = tx.to_second_person(piece)
+            turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
+            if not check_sentence(turned).ok:
+                continue  # the person's self-criticism ("I overreacted") is not said back as fact
+            low = piece.lower()
+            score = 0.0
+            score += 2.0 * any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
+            score += 1.5 * bool(trigger_words & set(tx.content_words(piece)))
+            score += 1.0 * any(f in low for f in feelings)
+            score += 1.0 if 7 <= n <= 16 else 0.0
+            score -= 0.02 * index  # earlier tends to be the heart of it, slightly
+            out.append(_Candidate(turned, score, index))
+    out.sort(key=lambda c: c.score, reverse=True)
+    return out
+
+
+def _is_name(text: str, people: list[str]) -> bool:
+    first = text.split(" ", 1)[0].strip(",.")
+    return any(first == p for p in people)
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _trigger_values(trigger: str) -> dict[str, str]:
+    raw = tx.strip_fillers(trigger).strip(" .,!?\"'")
+    while True:
+        stripped = _LEADING.sub("", raw)
+        if stripped == raw:
+            break
+        raw = stripped
+    values: dict[str, str] = {}
+    if 2 <= len(raw.split()) <= 12 and not tx.has_second_person(raw):
+        turned = tx.lower_first(tx.to_second_person(raw))
+        if check_sentence(turned).ok:
+            values["trigger"] = turned
+    if 2 <= len(raw.split()) <= 10 and '"' not in raw and check_sentence(raw).ok:
+        values["trigger_raw"] = raw
+    return values
+
+
+def compose(request) -> str:
+    """A reflection for `request` (a ReflectionRequest) that passes the guard; never raises."""
+    rng = random.Random(request.seed)
+    for attempt in range(4):
+        text = _compose_once(request, rng, attempt)
+        if text and check_reflection(text, request.text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
+            return text
+    return fallback_text()
+
+
+def fallback_text() -> str:
+    return " ".join(_bank("reflection/fallback.txt"))
+
+
+def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
+    details = request.details
+    themes = sorted(request.themes, key=lambda t: _PRIORITY.index(t.kind) if t.kind in _PRIORITY else 99)
+    people = details.people
+    triggers = [t for th in themes for t in th.triggers]
+    person = people[0] if people else None
+
+    # 1. mirror: their own words, turned round.
+    stories = [t for th in themes if th.kind == "narrative" or th.name == "expecting_worst" for t in th.triggers]
+    candidates = mirror_candidates(request.text, people, triggers, details.feelings, stories) if attempt < 2 else []
+    if attempt == 1 and candidates:
+        candidates = candidates[1:]  # the best piece failed the checks in context: try the next
+    mirror_lines: list[str] = []
+    if candidates:
+        first = candidates[0]
+        mirror_lines.append(_choose(rng, _bank("reflection/mirror.txt"), {"mirror": first.text}) or "")
+        used = [tx.to_second_person(t).lower() for t in triggers[:1]]
+        more = [c for c in candidates[1:] if c.index != first.index and c.score >= 1.0
+                and not any(u in c.text.lower() or c.text.lower() in u for u in used)]
+        if more:
+            line = _choose(rng, _bank("reflection/mirror_more.txt"), {"mirror": more[0].text})
+            if line:
+                mirror_lines.append(line)
+    elif person:
+        mirror_lines.append(_choose(rng, _bank("reflection/mirror_person.txt"), {"person": person}) or "")
+    else:
+        mirror_lines.append(rng.choice(_bank("reflection/mirror_plain.txt")))
+    mirror_lines = [tx.upper_first(m) for m in mirror_lines if m]
+
+    # 2. feel: theirs, or a gentle guess from what was noticed.
+    guesses = _table("reflection/theme_feelings.txt")
+    if details.feelings:
+        feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(details.feelings[:2])})
+    else:
+        key = next((t.name for t in themes if t.name in guesses), "default")
+        guess = guesses.get(key, guesses.get("default", "holding a mix of things at once"))
+        feel = _choose(rng, _bank("reflection/feel_guess.txt"), {"feelings": guess})
+
+    # 3. notice: an old story or pattern, and/or a moment of connection, and a small step.
+    notices: list[str] = []
+    hard = next((t for t in themes if t.kind in ("narrative", "pattern")), None)
+    good = next((t for t in themes if t.kind in ("connection", "corrective", "curiosity")), None)
+    step_followed = next((t for t in themes if t.name == "followed_up"), None)
+    step_set = next((t for t in themes if t.name == "set"), None)
+    for theme in (hard, good, step_followed, step_set):
+        if theme is None:
+            continue
+        values: dict[str, str] = {"person": person or ""}
+        said = " ".join(mirror_lines).lower()
+        if theme.triggers and tx.to_second_person(theme.triggers[0]).lower().strip(" .") not in said:
+            values.update(_trigger_values(theme.triggers[0]))
+        if theme.name == "set":
+            steps = details.steps or theme.triggers
+            if steps and tx.to_second_person(steps[0]).lower() not in said:
+                values["step"] = tx.lower_first(tx.to_second_person(steps[0]))
+        line = _choose(rng, _bank(f"reflection/themes/{theme.name}.txt"), values)
+        if line:
+            notices.append(line)
+
+    # 4. memory: an earlier entry that truly relates, to show change over time.
+    memory = _memory_line(request, rng, themes)
+
+    # 5. open: one question, from the strongest theme or the practice.
+    question = None
+    lead = hard or good or step_set
+    if lead is not None and rng.random() < 0.6:
+        question = _choose(rng, _bank(f"reflection/questions/{lead.name}.txt"), {})
+    if question is None:
+        question = rng.choice(request.practice.questions())
+
+    close = rng.choice(_bank("reflection/close.txt"))
+
+    # Fit the spoken length: drop the least essential parts first.
+    optional = {"mirror_more": mirror_lines[1:], "notice2": notices[1:], "memory": [memory] if memory else [],
+                "close": [close]}
+    asked = any(n.endswith("?") for n in notices)
+    notices = [n for n in notices if n]
+    optional["notice2"] = notices[1:]
+    core = {"mirror": mirror_lines[:1], "feel": [feel] if feel else [], "notice1": notices[:1],
+            "question": [] if asked else [question]}
+    optional["question_extra"] = [question] if asked else []
+
+    def assemble(include: set[str]) -> str:
+        order = ["mirror", "mirror_more", "feel", "notice1", "notice2", "memory", "question", "question_extra",
+                 "close"]
+        parts: list[str] = []
+        for key in order:
+            parts += (core.get(key) or optional.get(key) or []) if key in core or key in include else []
+        return " ".join(p for p in parts if p)
+
+    include = {"mirror_more", "notice2", "memory"}
+    text = assemble(include)
+    for drop in ("notice2", "mirror_more", "memory"):
+        if tx.word_count(text) <= TARGET_MAX:
+            break
+        include.discard(drop)
+        text = assemble(include)
+    if tx.word_count(text) < 60:
+        include.add("question_extra")
+        text = assemble(include)
+    if tx.word_count(text) < 75:
+        include.add("close")
+        text = assemble(include)
+    extras = _bank("reflection/extra.txt")
+    rng.shuffle(extras)
+    while tx.word_count(text) < TARGET_MIN and extras:
+        # Before the question, so the reflection still ends by opening something up.
+        core["feel"] = core["feel"] + [extras.pop()]
+        text = assemble(include)
+    return text
+
+
+def _memory_line(request, rng: random.Random, themes) -> str | None:
+    if not request.related:
+        return None
+    rel = request.related[0]
+    descriptions = _table("reflection/descriptions.txt")
+    when = how_long_ago(rel.entry.created)
+    topic = None
+    if rel.shared_people:
+        original = next((p for p in request.details.people if p.lower() == rel.shared_people[0]), None)
+        topic = original or rel.shared_people[0]
+    elif rel.shared_themes:
+        topic = descriptions.get(rel.shared_themes[0])
+    if not topic:
+        return None
+    old_hard = next((t.name for t in rel.entry.themes if t.kind in ("narrative", "pattern")), None)
+    now_good = any(t.kind in ("connection", "corrective", "curiosity") or t.name == "followed_up" for t in themes)
+    if old_hard and now_good and descriptions.get(old_hard) and not rel.shared_themes:
+        line = _choose(rng, _bank("reflection/memory_change.txt"),
+                       {"when": when, "topic": topic, "old_theme": descriptions[old_hard]})
+        if line:
+            return line
+    return _choose(rng, _bank("reflection/memory.txt"), {"when": when, "topic": topic})
+
+
+def sentences_of(text: str) -> Iterator[str]:
+    """Split a composed reflection into spoken sentences."""
+    yield from (s for s in re.split(r"(?<=[.?…])\s+", text.strip()) if s)
+
+
+from voicejournal.reflection import ReflectionRequest, Reflector  # noqa: E402  (after compose: no cycle)
+
+
+class OfflineReflector(Reflector):
+    """Composes a reflection from the entry's own words, its themes and the practice's wording."""
+
+    name = "offline"
+
+    def _generate(self, request: ReflectionRequest) -> Iterator[str]:
+        yield compose(request)

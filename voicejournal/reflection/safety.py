@@ -1,0 +1,336 @@
+"""Crisis detection before any reflection, and the guard every reflection passes before it is spoken.
+
+Crisis detection looks for sincere language about suicide, self-harm, saying goodbye, or being
+in danger from someone, direct and indirect ("everyone would be better off without me"). It
+ignores figures of speech ("this deadline is killing me", "I nearly died laughing"), talk about
+the topic ("a documentary about suicide prevention"), clear negations ("I'd never hurt myself")
+and accidents ("I cut myself chopping onions"). When in doubt between the two it errs towards
+offering support: a caring message with a helpline costs little; a missed crisis costs a lot.
+
+The guard (`check_reflection`) rejects blame, "you should have", character judgements,
+diagnostic labels, commands, minimising, exclamation marks, emojis, markdown, claims to be a
+person or therapist, empty / truncated / off-topic output, and text steered by instructions
+hidden in the transcript.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from voicejournal.models import Safety
+from voicejournal.prompts import prompts_dir, read_lines
+from voicejournal.reflection import text as tx
+
+LEVEL_CRISIS = "crisis"  # suicide, self-harm
+LEVEL_DANGER = "danger"  # in danger from another person
+
+_ME = r"(?:me|myself)"
+_PARTNER = (
+    r"(?:he|she|they|my (?:partner|husband|wife|boyfriend|girlfriend|ex|dad|father|mother|mom|mum|stepdad|stepfather|"
+    r"stepmom|stepmum|brother|sister|son|daughter|flatmate|roommate|fiance|fiancé|uncle|boss))"
+)
+
+# (reason, level, pattern)
+_CRISIS_RULES: list[tuple[str, str, str]] = [
+    # direct
+    ("suicide", LEVEL_CRISIS, r"\b(?:kill|killing|kills|end|ending|take|taking) (?:myself|my (?:own )?life)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bsuicid(?:e|al)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:want|wanted|wanna|wish|wished|ready|going|planning|plan|trying) to die\b"),
+    ("suicide", LEVEL_CRISIS, r"\bi (?:just )?(?:want|wish) (?:it|everything|this|the pain|life) (?:all )?(?:to )?(?:be )?(?:over|to end|ended)\b(?! (?:with|soon|already|so i can))"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:end|ending) it all\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:end|ending) (?:it|everything|things) (?:tonight|today|for good|once and for all|soon)\b"),
+    # indirect
+    ("suicide", LEVEL_CRISIS, r"\b(?:be|are|is|were) better off (?:without me|if i (?:was|were|wasn'?t|weren'?t|died|disappeared|was gone|were gone|was dead|were dead|wasn'?t here|wasn'?t around|had never been born))"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t|do not|didn'?t|never) want to (?:wake up|be alive|live|exist|be here|be around|keep living|go on living|carry on|go on)(?! (?:with|in|at|near|like that|alone|for|early|so early|at))\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:hope|hoping|wish|wishing|pray|praying) (?:i )?(?:don'?t|do not|won'?t|never|wouldn'?t) wake up\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:wish|wished|wishing) (?:i )?(?:was|were|had|could be|could just be) (?:dead|gone|never born|not here|not alive|not around|asleep forever|erased)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:disappear|vanish|fall asleep and not wake up|go to sleep and never wake up)(?: forever| for good| permanently| and never come back)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bno (?:point|reason|use) (?:in )?(?:living|to live|going on|being alive|to go on|carrying on|to keep going|to be here|of living|in being here|in life|to stay)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bwhat'?s the (?:point|use) (?:of|in) (?:living|being alive|going on|life|carrying on|me being here)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:can'?t|cannot|can not) (?:go on|keep going|carry on|do this|keep doing this|keep living)(?: living| anymore| any more| like this| any longer)*\s*(?:$|[.!?,;]|and|but)"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:not|won'?t) (?:be )?(?:here|around|alive) (?:much longer|for much longer|for long|anymore|any more|next week|tomorrow|by (?:tomorrow|the weekend|then))\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:only|one) way out\b|\bno way out\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:tired|sick) of (?:living|being alive|existing|life itself)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:the world|everyone|everybody|they|my family|my kids|people) (?:would|will) (?:be )?(?:fine|happier|better) (?:without me|when i'?m gone|if i'?m gone|once i'?m gone)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:i'?m|i am|i feel like) (?:such )?a (?:burden|waste of space) (?:to|on) (?:everyone|everybody|them|my family|the world|people)\b.*\b(?:better off|gone|without me|disappear)"),
+    # plans, means, goodbyes
+    ("plan", LEVEL_CRISIS, r"\b(?:overdose|overdosing|od'?ing|od) on\b|\boverdos(?:e|ing)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:took|take|taking|swallow|swallowed|stockpil\w*|saving up|saved up|hoarding|collected|counting) (?:all )?(?:of )?(?:my |the |some |enough |a lot of |all the |a bottle of |a handful of )?(?:pills|tablets|sleeping pills|painkillers|meds|medication)\b(?! (?:for|this|every|with|as|at))"),
+    ("plan", LEVEL_CRISIS, r"\b(?:bought|got|have|found|looked up|researched|tied) (?:a |the )?(?:rope|noose|gun|ways to die|how to die|how many pills)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:jump|jumping|throw myself) (?:off|from|in front of) (?:a |the |that )?(?:bridge|roof|building|train|balcony|cliff|car|bus)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:suicide|goodbye) (?:note|notes|letter|letters)\b|\b(?:wrote|writing|written|left) (?:a |my )?(?:note|letter|letters|notes) (?:for|to) (?:everyone|my family|my kids|my parents|them all)\b"),
+    ("goodbye", LEVEL_CRISIS, r"\b(?:this is|saying|said|say) (?:my )?(?:final |last )?goodbyes?(?: to everyone| for good| forever| for the last time)?\s*(?:$|[.!?,;]|to everyone|for good|forever|for the last time)"),
+    ("goodbye", LEVEL_CRISIS, r"\b(?:giving|gave|give) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions|cat|dog|pets)\b"),
+    ("goodbye", LEVEL_CRISIS, r"\b(?:after|when|once) i'?m gone\s*(?:$|[.!?,;])|\b(?:looked after|taken care of|be okay|be ok|be fine) (?:after|when|once) i'?m (?:gone|dead|not here)\b"),
+    # self-harm
+    ("self-harm", LEVEL_CRISIS, r"\b(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|punish|punishing|starve|starving|scratch(?:ed|ing)?|bang(?:ed|ing)? my head|punch(?:ed|ing)?) (?:myself|my (?:arms?|wrists?|legs?|thighs?|skin))\b"),
+    ("self-harm", LEVEL_CRISIS, r"\bself[- ]?harm\w*\b"),
+    ("self-harm", LEVEL_CRISIS, r"\b(?:urge|urges|want|wanted|tempted|itching) to (?:cut|hurt|harm|burn|punish) (?:myself|again)?"),
+    ("self-harm", LEVEL_CRISIS, r"\b(?:relapsed|relapse) (?:and )?(?:cut|into cutting|into self|with cutting)"),
+    ("self-harm", LEVEL_CRISIS, r"\b(?:deserve|deserved) to (?:die|be hurt|suffer|feel pain)\b"),
+    # danger from someone
+    ("danger", LEVEL_DANGER, r"\b" + _PARTNER + r" (?:hit|hits|hitting|beat|beats|beating|choked|chokes|choking|strangled|strangles|punched|punches|kicked|kicks|slapped|slaps|shoved|shoves|threw|throws|dragged|raped|hurt|hurts|burned|bit|grabbed|pinned) (?:me|my)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:threaten|threatened|threatens|threatening) (?:to )?(?:kill|hurt|hit|beat|shoot|stab) me\b|\bthreaten(?:ed|s|ing)? me with (?:a |his |her )?(?:knife|gun|weapon)\b"),
+    ("danger", LEVEL_DANGER, r"\b" + _PARTNER + r" (?:said|says|told me) (?:he|she|they)(?:'d| would| will|'ll| is going to| was going to) (?:kill|hurt|hit|beat) me\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:afraid|scared|terrified|frightened|fear|fearing)(?: of what)? (?:he|she|they|my \w+)(?:'ll| will| might| is going to|'s going to| could| would|'d)? (?:do to me|hurt me|kill me|hit me|do next|come back)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:scared|afraid|fear|fearing|terrified) for my (?:life|safety)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:don'?t|do not|never) feel safe (?:at home|in my own home|in my home|around (?:him|her|them)|with (?:him|her|them))\b|\bnot safe (?:at home|in my own home|with (?:him|her|them))\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:locked|locks|locking) me in\b|\bwon'?t let me (?:leave|go out|see anyone|have my phone)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:being|been|was|am) (?:abused|assaulted|raped|beaten|stalked|followed home)\b"),
+]
+
+# A figure of speech, the topic in the abstract, or an accident: these words in the same clause
+# mean the match is not about the person's own safety.
+_NOT_CRISIS_CONTEXT = re.compile(
+    r"\b(?:documentary|documentaries|podcast|film|movie|book|novel|article|series|episode|show|lecture|class|"
+    r"course|training|seminar|awareness|prevention|research|study|statistics|rates|squad|fundraiser|charity|"
+    r"volunteer\w*|hotline shift|essay|thesis|character|song|lyrics|game|video game|history of|news|"
+    r"in the story|crossword|the plot|heart attack|shaving|chopping|cooking|kitchen|knife slipped|by accident|"
+    r"accidentally|paper cut|at the gym|lifting|playing|football|tripped|fell over|ankle|knee|wrist brace|"
+    r"sunburn|oven|iron|onions?|laughing|laughter|embarrassment|boredom|cringe|for a coffee|for a nap|"
+    r"to die for|dying to|deadline|exam|traffic|commute|tax)\b",
+    re.IGNORECASE,
+)
+
+# Negations right before the match ("I would never hurt myself", "I'm not suicidal").
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:never|not|no|won'?t|wouldn'?t|would not|will not|don'?t|do not|didn'?t|isn'?t|am not|i'?m not|"
+    r"no intention of|no plans? (?:to|of)|nothing like|not thinking about|not going to|no longer)\b(?:\s+[\w']+){0,3}\s*$",
+    re.IGNORECASE,
+)
+# ...unless the negation itself is part of the distress ("I can't stop thinking about killing myself").
+_NEGATION_EXCEPTIONS = re.compile(
+    r"\b(?:can'?t stop|couldn'?t stop|cannot stop|not sure|don'?t know|do not know|can'?t promise|"
+    r"not sure i won'?t|no longer want|don'?t want to be here|can'?t keep|not able to stop|can'?t help)\b",
+    re.IGNORECASE,
+)
+# Clearly in the past, and said as past ("I used to self-harm as a teenager").
+_PAST = re.compile(
+    r"\b(?:used to|years ago|as a (?:teen|teenager|kid|child)|when i was (?:younger|a (?:teen|teenager|kid|child)|in school|\d+)|"
+    r"in high school|back in (?:school|college|uni))\b",
+    re.IGNORECASE,
+)
+# "...again", "lately", "now" make a past mention current.
+_CURRENT = re.compile(r"\b(?:again|lately|recently|tonight|today|now|these days|this week|started|back)\b", re.IGNORECASE)
+
+_RULES = [(reason, level, re.compile(pattern, re.IGNORECASE)) for reason, level, pattern in _CRISIS_RULES]
+
+
+@dataclass
+class CrisisCheck:
+    """The result of looking for crisis language: `safety` is None when none was found."""
+
+    safety: Safety | None
+    matches: list[str] = field(default_factory=list)
+
+
+def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
+    left = max(text.rfind(ch, 0, start) for ch in ".!?;\n")
+    rights = [i for i in (text.find(ch, end) for ch in ".!?;\n") if i != -1]
+    return left + 1, (min(rights) if rights else len(text))
+
+
+def check_crisis(text: str) -> CrisisCheck:
+    """Look for crisis language in `text`. Danger from someone and self-harm/suicide both count."""
+    flat = tx.normalise(text).replace("’", "'")
+    lower = flat.lower()
+    hits: list[tuple[str, str, str]] = []
+    for reason, level, pattern in _RULES:
+        for m in pattern.finditer(lower):
+            if not _counts(lower, m.start(), m.end()):
+                continue
+            hits.append((reason, level, flat[m.start() : m.end()]))
+            break
+    if not hits:
+        return CrisisCheck(safety=None)
+    levels = {level for _, level, _ in hits}
+    level = LEVEL_DANGER if levels == {LEVEL_DANGER} else LEVEL_CRISIS
+    reasons = sorted({reason for reason, _, _ in hits})
+    return CrisisCheck(
+        safety=Safety(level=level, reason=", ".join(reasons) + " language"),
+        matches=[m for _, _, m in hits],
+    )
+
+
+def is_crisis(text: str) -> bool:
+    return check_crisis(text).safety is not None
+
+
+def _counts(lower: str, start: int, end: int) -> bool:
+    c_start, c_end = _clause_bounds(lower, start, end)
+    clause = lower[c_start:c_end]
+    before = lower[c_start:start]
+    if _NOT_CRISIS_CONTEXT.search(clause):
+        return False
+    # A negation counts only within the same short clause part (after the last comma).
+    near = before.rsplit(",", 1)[-1]
+    if _NEGATION_BEFORE.search(near) and not _NEGATION_EXCEPTIONS.search(near + lower[start:end]):
+        # "don't want to wake up" is itself the pattern: its negation is part of the match.
+        return False
+    if _PAST.search(clause) and not _CURRENT.search(clause):
+        return False
+    return True
+
+
+# ---------------------------------------------------------------- the safety message
+
+
+@lru_cache(maxsize=4)
+def _resources(path_key: str) -> dict:
+    path = prompts_dir() / "crisis_resources.toml"
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+def load_resources() -> dict:
+    """The crisis-lines data file (`prompts/crisis_resources.toml`), with its `checked` date."""
+    return _resources(str(prompts_dir()))
+
+
+def resource_lines(region: str | None, level: str = LEVEL_CRISIS) -> list[str]:
+    """Helplines to show and speak for `region` (a country code); the directory when unknown."""
+    data = load_resources()
+    key = (region or "").strip().upper()
+    key = data.get("aliases", {}).get(key, key)
+    entry = data.get("regions", {}).get(key)
+    lines: list[str] = []
+    if entry:
+        if level == LEVEL_DANGER:
+            lines += entry.get("danger", [])
+        lines += entry.get("crisis", [])
+        lines.append(f"In immediate danger: call {entry.get('emergency', 'your local emergency number')}.")
+    else:
+        lines.append(data["emergency"]["text"])
+    d = data["directory"]
+    lines.append(f"{d['name']}: {d['contact']}, {d['note']}.")
+    return lines
+
+
+def safety_message(safety: Safety, region: str | None) -> tuple[str, list[str]]:
+    """The calm, caring message and the helplines for this region: (spoken text, resource lines)."""
+    name = "danger" if safety.level == LEVEL_DANGER else "message"
+    message = " ".join(read_lines(f"safety/{name}.txt"))
+    lines = resource_lines(region, safety.level)
+    intro = " ".join(read_lines("safety/resources_intro.txt"))
+    text = message + "\n\n" + intro + "\n" + "\n".join(lines)
+    return text, lines
+
+
+# ---------------------------------------------------------------- the guard
+
+MIN_WORDS = 30
+MAX_WORDS = 130
+
+_GUARD_RULES: list[tuple[str, str]] = [
+    ("blame", r"\byou (?:should|shouldn'?t|should not|ought to|could) have\b|\bshould'?ve\b|\bshouldn'?t have\b"),
+    ("blame", r"(?<!not )(?<!n't )\b(?:your|ur) (?:own )?fault\b|\byou (?:brought|did) this (?:on|to) yourself\b|\bit'?s on you\b"),
+    ("blame", r"\boverreact\w*|\bover-react\w*|\btoo sensitive\b|\bwhy (?:didn'?t|did|would|do|don'?t) you\b|\byou (?:were|are) wrong\b|\byou (?:messed|screwed) up\b|\bblame yourself\b(?<!not blame yourself)"),
+    ("judgement", r"\byou(?:'re| are| were| seem| sound| come across as)(?: being| so| really| very| a bit| kind of| quite)? (?:a )?(?:lazy|selfish|weak|needy|clingy|dramatic|pathetic|stupid|crazy|irrational|immature|toxic|insecure|too much|broken|childish|ridiculous|silly|unreasonable|paranoid|hysterical|manipulative|difficult|a mess|a burden|the problem|attention[- ]seeking)\b"),
+    ("diagnosis", r"\b(?:avoidant|anxious(?:ly)? attach\w*|attachment (?:style|disorder|issues)|abandonment issues|trust issues|codependen\w*|co-dependen\w*|narcissis\w*|borderline|bpd|ptsd|disorder|diagnos\w*|symptom\w*|patholog\w*|dysfunction\w*|fearful[- ]avoidant|dismissive[- ]avoidant|insecurely attached|mental illness|you (?:have|suffer from) (?:depression|anxiety))\b"),
+    ("command", r"\byou (?:need to|must|have to|should|gotta|got to|ought to)\b|\b(?:just|simply) (?:relax|let (?:it|go)|move on|focus|ignore|stop|calm|get over|be (?:happy|positive|grateful)|breathe|forget|accept|smile|trust|try harder|do it)\b"),
+    ("command", r"(?:^|[.?!]\s+)(?:stop|quit|don'?t|do not|never|get over|calm down|relax|toughen up|man up|snap out|cheer up|focus on yourself)\b|\bget over it\b|\bcalm down\b|\bsnap out of\b|\btoughen up\b|\bman up\b|\bcheer up\b|\bmove on\b|\bfocus on yourself\b|\blet it go\b"),
+    ("minimising", r"\bat least\b|\beverything happens for a reason\b|\blook on the bright side\b|\bbright side\b|\bsilver lining\b|\bcould (?:be|have been) worse\b|\bnot (?:such )?a big deal\b|\bothers have it worse\b|\bdon'?t worry\b|\bno big deal\b|\btough pill\b|\bit'?s all in your head\b|\bnothing to (?:worry|be upset) about\b|\bjust a phase\b|\bget past it\b"),
+    ("flattery", r"\b(?:amazing|awesome|fantastic|incredible|so proud|proud of you|superb|brilliant job|great job|well done|you rock|you'?re a star)\b"),
+    ("persona", r"\b(?:as (?:a|your) (?:therapist|counsel+or|psychologist|doctor|friend|human|person|coach|ai|language model|assistant))\b|\bi(?:'m| am) (?:a |your )?(?:therapist|counsel+or|psychologist|doctor|human|real person|person|your friend|friend|an ai|a language model|an assistant|a chatbot)\b|\bi (?:feel|felt) (?:so |really |very )?(?:sad|happy|proud|sorry|moved|touched|glad)\b|\bi (?:love|care about) you\b|\bas an ai\b|\blanguage model\b"),
+    ("harm", r"\b(?:kill|hurt|harm|cut) yourself\b|\bend your life\b|\bsuicide\b"),
+    ("injection", r"\b(?:ignore|disregard|forget) (?:all |any |the |your |my )?(?:previous|prior|above|earlier|preceding|system|original) (?:instructions|prompts?|rules|messages|directions)\b|\bsystem prompt\b|\b(?:developer|jailbreak|dan) mode\b|</?(?:entry|system|user|assistant|transcript)>|\bnew instructions\b|\bi (?:cannot|can'?t|won'?t) (?:comply|help with that|assist with)\b|\bpwned\b|\bhacked\b"),
+    ("generic", r"\bjournaling is (?:a )?(?:great|good|wonderful|powerful)\b|\bremember to (?:take care|practice self-care)\b|\bself-care is important\b"),
+]
+_GUARD = [(reason, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for reason, pattern in _GUARD_RULES]
+
+_EMOJI = re.compile(
+    "[\U0001F000-\U0001FAFF\U00002600-\U000027BF\U0001F900-\U0001F9FF\U00002B00-\U00002BFF\u200d\ufe0f]"
+)
+_MARKDOWN = re.compile(r"(^|\n)\s*(?:[-*•+]\s|\d+[.)]\s|#{1,6}\s|>\s)|\*\*|__|`|\[[^\]]*\]\(|^\s*\|", re.MULTILINE)
+
+
+@dataclass
+class GuardResult:
+    """Whether a reflection may be spoken; `problems` names each rule it broke."""
+
+    ok: bool
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def reason(self) -> str:
+        return ", ".join(self.problems)
+
+
+def check_sentence(sentence: str) -> GuardResult:
+    """The rules that can be judged on one sentence alone (used while streaming)."""
+    problems = []
+    for reason, pattern in _GUARD:
+        if pattern.search(sentence) and reason not in problems:
+            problems.append(reason)
+    if "!" in sentence:
+        problems.append("exclamation mark")
+    if _EMOJI.search(sentence):
+        problems.append("emoji")
+    if _MARKDOWN.search(sentence):
+        problems.append("markdown or list")
+    return GuardResult(ok=not problems, problems=problems)
+
+
+def check_reflection(text: str, transcript: str | None = None, *, min_words: int = MIN_WORDS,
+                     max_words: int = MAX_WORDS) -> GuardResult:
+    """Check a whole reflection, from any backend, before it is shown or spoken.
+
+    With `transcript`, also checks that the reflection is about this entry (shares some of its
+    words) and doesn't repeat instructions that were hidden in it.
+    """
+    problems: list[str] = []
+    body = (text or "").strip()
+    if not body:
+        return GuardResult(ok=False, problems=["empty"])
+    result = check_sentence(body)
+    problems += result.problems
+    count = tx.word_count(body)
+    if count < min_words:
+        problems.append(f"too short ({count} words)")
+    if count > max_words:
+        problems.append(f"too long ({count} words)")
+    if not re.search(r"[.?…][\"'”’)]*\s*$", body):
+        problems.append("truncated")
+    if transcript:
+        if _off_topic(body, transcript):
+            problems.append("off topic")
+        if _echoes_injection(body, transcript):
+            problems.append("injection")
+    return GuardResult(ok=not problems, problems=list(dict.fromkeys(problems)))
+
+
+def _off_topic(reflection: str, transcript: str) -> bool:
+    """True when a reflection shares (almost) none of the entry's meaningful words."""
+    entry_words = set(tx.content_words(transcript))
+    if len(entry_words) < 4:
+        return False  # too little said to judge
+    shared = entry_words & set(tx.content_words(reflection))
+    needed = 1 if len(entry_words) < 12 else 2
+    return len(shared) < needed
+
+
+_INJECTION_IN_ENTRY = re.compile(
+    r"\b(?:ignore|disregard|forget)\b.{0,40}\b(?:instructions|prompt|rules)\b|\byou are now\b|\bact as\b|\bpretend to be\b|"
+    r"\b(?:say|write|respond with|reply with|output|print)\b.{0,30}\b(?:instead|only|exactly)\b|\bsystem prompt\b",
+    re.IGNORECASE,
+)
+
+
+def has_injection(transcript: str) -> bool:
+    """True when the entry contains something that reads like instructions to a model."""
+    return bool(_INJECTION_IN_ENTRY.search(transcript))
+
+
+def _echoes_injection(reflection: str, transcript: str) -> bool:
+    """The model followed (or repeated) instructions hidden in the entry."""
+    if not has_injection(transcript):
+        return False
+    # Quoted words after "say"/"reply with" in the entry appearing in the output means it obeyed.
+    for m in re.finditer(r"(?:say|write|respond with|reply with|output|print)\s+[\"']?([^\"'.!?]{3,60})",
+                         transcript, re.IGNORECASE):
+        target = m.group(1).strip().lower()
+        if len(target.split()) >= 2 and target in reflection.lower():
+            return True
+    return False

@@ -1,0 +1,178 @@
+"""Small, robust helpers for real spoken transcripts (odd casing, missing punctuation, fillers)."""
+
+from __future__ import annotations
+
+import re
+
+_FILLERS = re.compile(
+    r"\b(um+|uh+|erm+|er|hmm+|mm+|you know|i mean|like,|sort of|kind of like)\b[,]?\s*", re.IGNORECASE
+)
+_SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"')\]]*\s+|\n+")
+_LONG_SPLIT = re.compile(r",?\s+\b(?:and then|but then|but|so then|and so|because)\b\s+", re.IGNORECASE)
+
+STOPWORDS = frozenset(
+    """
+    a about above after again against all also am an and any are aren't as at be because been before being
+    below between both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during
+    each even ever every few for from further get gets got had hadn't has hasn't have haven't having he he'd he'll
+    he's her here here's hers herself him himself his how how's i i'd i'll i'm i've if in into is isn't it it's its
+    itself just let's like me more most mustn't my myself no nor not now of off on once only or other ought our ours
+    ourselves out over own really same shan't she she'd she'll she's should shouldn't so some still such than that
+    that's the their theirs them themselves then there there's these they they'd they'll they're they've thing
+    things think this those though through to too under until up upon us very was wasn't we we'd we'll we're we've
+    were weren't what what's when when's where where's which while who who's whom why why's will with won't would
+    wouldn't yeah yes you you'd you'll you're you've your yours yourself yourselves today yesterday tomorrow
+    week day time lot much maybe kind sort feel felt feeling know knew said say says going gonna want wanted okay
+    ok well right actually pretty quite bit got getting went go goes come came make made one two back around
+    um uh oh anyway anything something everything nothing someone anyone everyone always never
+    """.split()
+)
+
+# First person -> second person, for mirroring the person's words back to them.
+_SWAP = {
+    "i": "you", "me": "you", "my": "your", "mine": "yours", "myself": "yourself",
+    "i'm": "you're", "im": "you're", "i've": "you've", "ive": "you've", "i'd": "you'd", "i'll": "you'll",
+    "we": "you", "us": "you", "our": "your", "ours": "yours", "ourselves": "yourselves",
+    "we're": "you're", "we've": "you've", "we'd": "you'd", "we'll": "you'll",
+}
+_AFTER_I = {"am": "are", "was": "were", "wasn't": "weren't", "'m": "'re"}
+_WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|[^A-Za-z\s]+|\s+")
+
+
+def normalise(text: str) -> str:
+    """One line, single spaces, curly apostrophes straightened."""
+    return _SPACES.sub(" ", text.replace("’", "'").replace("‘", "'")).strip()
+
+
+def strip_fillers(text: str) -> str:
+    return normalise(_FILLERS.sub("", text))
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of a transcript; very long unpunctuated stretches are cut at 'but', 'and then'..."""
+    out: list[str] = []
+    for part in _SENTENCE_END.split(normalise_keep_lines(text)):
+        part = part.strip()
+        if not part:
+            continue
+        if len(part.split()) > 30:
+            out.extend(p.strip() for p in _LONG_SPLIT.split(part) if p.strip())
+        else:
+            out.append(part)
+    return out
+
+
+def normalise_keep_lines(text: str) -> str:
+    lines = [normalise(line) for line in text.replace("’", "'").splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def clauses(sentence: str) -> list[str]:
+    """Pieces of a sentence between commas, semicolons and dashes."""
+    return [c.strip() for c in re.split(r"\s*[,;:—–]\s*|\s+-\s+", sentence) if c.strip()]
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"[a-z]+(?:'[a-z]+)?", text.lower().replace("’", "'"))
+
+
+def stem(word: str) -> str:
+    """A crude stem so 'called' and 'calling' meet; good enough for overlap counts."""
+    for suffix in ("ingly", "edly", "ing", "ies", "ied", "ed", "es", "s", "ly"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def content_words(text: str) -> list[str]:
+    """Lower-case stems of the words that carry meaning (no stopwords, no short words)."""
+    return [stem(w) for w in words(text) if len(w) > 2 and w not in STOPWORDS]
+
+
+_CONTRACTIONS = {
+    "cant": "can't", "dont": "don't", "didnt": "didn't", "doesnt": "doesn't", "isnt": "isn't", "wasnt": "wasn't",
+    "couldnt": "couldn't", "wouldnt": "wouldn't", "shouldnt": "shouldn't", "havent": "haven't", "hasnt": "hasn't",
+    "arent": "aren't", "werent": "weren't", "wont": "won't", "thats": "that's", "theres": "there't",
+    "youre": "you're", "theyre": "they're", "shes": "she's", "hes": "he's", "whats": "what's", "im": "I'm",
+    "ive": "I've", "itll": "it'll", "couldve": "could've", "wouldve": "would've", "lets": "let's",
+}
+_CONTRACTIONS["theres"] = "there's"
+_BARE = re.compile(r"\b(" + "|".join(_CONTRACTIONS) + r")\b", re.IGNORECASE)
+
+
+def fix_contractions(text: str) -> str:
+    """Put back apostrophes speech-to-text sometimes drops ("cant" -> "can't")."""
+
+    def put_back(m: re.Match[str]) -> str:
+        word = m.group(1)
+        fixed = _CONTRACTIONS[word.lower()]
+        return fixed[:1].upper() + fixed[1:] if word[:1].isupper() else fixed
+
+    return _BARE.sub(put_back, text)
+
+
+def to_second_person(text: str) -> str:
+    """Turn the person's words round: "I texted my sister" -> "you texted your sister"."""
+    tokens = _WORD.findall(fix_contractions(text))
+    out: list[str] = []
+    prev_word = ""
+    for tok in tokens:
+        low = tok.lower().replace("’", "'")
+        if tok.isspace() or not tok[0].isalpha():
+            out.append(tok)
+            continue
+        if prev_word in ("i", "we") and low in _AFTER_I:
+            rep = _AFTER_I[low]
+        elif low in _SWAP:
+            rep = _SWAP[low]
+        else:
+            rep = tok if tok != "I" else "you"
+        out.append(rep)
+        prev_word = low
+    result = "".join(out)
+    # "you am" can't happen; "you is" can't either, but "was I" (questions) reads badly: caller avoids questions.
+    return result
+
+
+def has_second_person(text: str) -> bool:
+    """Text that already says "you" (quoting someone else) can't be turned round cleanly."""
+    return bool(re.search(r"\b(you|your|you're|yours|yourself|u)\b", text, re.IGNORECASE))
+
+
+def lower_first(text: str) -> str:
+    if not text:
+        return text
+    first = text.split(" ", 1)[0]
+    # Keep names and "I" as they are; lower an ordinary first word.
+    if first.isupper() and len(first) > 1:
+        return text
+    return text[0].lower() + text[1:] if not _looks_like_name(first) else text
+
+
+def upper_first(text: str) -> str:
+    return text[:1].upper() + text[1:] if text else text
+
+
+def _looks_like_name(word: str) -> bool:
+    return word[:1].isupper() and word.lower() not in STOPWORDS and word.lower() not in COMMON_CAPITALISED
+
+
+def word_count(text: str) -> int:
+    return len(re.findall(r"[A-Za-z0-9]+(?:['’][A-Za-z]+)?", text))
+
+
+# Capitalised words that are not people's names.
+COMMON_CAPITALISED = frozenset(
+    """
+    monday tuesday wednesday thursday friday saturday sunday january february march april may june july august
+    september october november december christmas easter god okay ok so and but then today yesterday tomorrow
+    this that when what why how who where well yeah yes no oh hey hi hello also just maybe sometimes honestly
+    anyway english french german spanish internet zoom whatsapp instagram facebook twitter google tv covid
+    mum mom dad mother father sister brother grandma grandpa granny nana auntie uncle aunt therapist doctor
+    the a an it its my our their his her we they you he she i im i'm i've i'd i'll there here now later after
+    before because if even still though although again every everyone everybody someone somebody nobody
+    people work school college uni university office home church hospital afterwards usually lately last next
+    all some most one two three first second night morning evening tonight weekend week month year
+    """.split()
+)
