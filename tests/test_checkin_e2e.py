@@ -95,6 +95,7 @@ def test_hands_free_checkin_ends_by_itself_and_speaks_the_reflection(virtual_aud
         "VOICEJOURNAL_HOME": str(home),
         "VOICEJOURNAL_JOURNAL": str(journal),
         "VOICEJOURNAL_SILENCE_SECONDS": "1.5",
+        "VOICEJOURNAL_RATE": "200",  # a little quicker than the default, to keep the test short
         "PYTHONUNBUFFERED": "1",
     }
     for name in ("VOICEJOURNAL_CONFIG", "VOICEJOURNAL_BACKEND", "OPENAI_API_KEY", "OPENAI_BASE_URL"):

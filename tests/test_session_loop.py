@@ -8,16 +8,15 @@ test_checkin_e2e.py.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 
 from voicejournal.config import Config
 from voicejournal.errors import ModelError, UserInputError
 from voicejournal.models import Reflection, Theme
+from voicejournal.reflection import ReflectionResult, ReflectionStream, Reflector
 from voicejournal.session import CheckinSession, FileListener, Heard, Listener, SessionView, classify_answer
-from voicejournal.speech import SilentSpeaker
+from voicejournal.speech import SilentSpeaker, split_sentences
 from voicejournal.store import JournalStore
 from voicejournal.transcription import Transcriber, Transcript
 
@@ -58,44 +57,31 @@ def said(text: str) -> Heard:
     return Heard(ended_by="silence", samples=speech(0.5), text=text, has_speech=True)
 
 
-# --- fake reflectors ---------------------------------------------------------------------
+# --- fake reflectors: real Reflector subclasses with scripted replies --------------------------
 
 
-@dataclass
-class FakeResult:
-    reflection: Reflection | None
-    themes: list[Theme]
-    safety: object | None
-    text: str
-    notices: list[str] = field(default_factory=list)
+class FakeReflector(Reflector):
+    """Replies with a fixed two-sentence reflection, through the real ReflectionStream."""
 
-
-class FakeStream:
-    def __init__(self, sentences: list[str], result: FakeResult, fail_after: int | None = None,
-                 error: BaseException | None = None) -> None:
-        self.sentences = sentences
-        self.result = result
-        self.fail_after = fail_after
-        self.error = error
-
-    def __iter__(self):
-        for i, sentence in enumerate(self.sentences):
-            if self.fail_after is not None and i >= self.fail_after:
-                raise self.error
-            yield sentence
-        if self.fail_after is not None and self.fail_after >= len(self.sentences):
-            raise self.error
-
-
-class FakeReflector:
+    name = "fake"
     REPLY = "You've been waiting for Noor's call. That waiting can feel long."
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls = 0
 
-    def _result(self) -> FakeResult:
-        return FakeResult(Reflection(self.REPLY, "fake"), [Theme("narrative", "people_leave", ["ring"])], None,
-                          self.REPLY)
+    def _generate(self, request):
+        yield self.REPLY
+
+    def _result(self) -> ReflectionResult:
+        return ReflectionResult(Reflection(self.REPLY, "fake"), [Theme("narrative", "people_leave", ["ring"])],
+                                None, self.REPLY)
+
+    def _steps(self, sentences, error=None):
+        yield from sentences
+        if error is not None:
+            raise error
+        return self._result()
 
     def reflect(self, text, practice="checkin", history=()):
         self.calls += 1
@@ -103,18 +89,17 @@ class FakeReflector:
 
     def stream(self, text, practice="checkin", history=()):
         self.calls += 1
-        return FakeStream(self.REPLY.replace(". ", ".|").split("|"), self._result())
+        return ReflectionStream(self._steps(split_sentences(self.REPLY)))
 
 
 class FailingReflector(FakeReflector):
     def stream(self, text, practice="checkin", history=()):
-        return FakeStream([], self._result(), fail_after=0,
-                          error=ModelError("The reflection model did not answer in time."))
+        return ReflectionStream(self._steps([], ModelError("The reflection model did not answer in time.")))
 
 
 class InterruptingReflector(FakeReflector):
     def stream(self, text, practice="checkin", history=()):
-        return FakeStream(["One sentence."], self._result(), fail_after=1, error=KeyboardInterrupt())
+        return ReflectionStream(self._steps(["One sentence."], KeyboardInterrupt()))
 
 
 class ScriptedListener(Listener):
