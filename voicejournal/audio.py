@@ -44,12 +44,16 @@ SAMPLE_RATE = 16000
 VAD_WINDOW = 512
 #: Less voice than this in a take counts as "no speech" (a cough, a click, noise).
 MIN_SPEECH_S = 1.0
-#: A pause at least this long, once a chunk holds enough audio, is where a chunk is cut.
+#: A pause at least this long, once a chunk holds MIN_CHUNK_S, is where a chunk is cut.
 CHUNK_PAUSE_S = 0.3
-#: Chunks shorter than this are not cut yet: Whisper transcribes tiny pieces worse.
-MIN_CHUNK_S = 8.0
-#: A chunk is cut here even without a pause, so memory stays bounded on endless speech.
-MAX_CHUNK_S = 60.0
+#: Whisper reads 30 s windows: chunks of 20-28 s cost one window each and give it enough
+#: context to transcribe as well as the whole recording does.
+MIN_CHUNK_S = 20.0
+MAX_CHUNK_S = 28.0
+#: A pause this long may be the end of the entry: cut there (if the chunk holds at least
+#: END_CHUNK_S) so the last words are transcribed while the recorder waits out the silence.
+END_PAUSE_S = 1.0
+END_CHUNK_S = 3.0
 
 ENDED_BY = ("silence", "enter", "max", "quit", "interrupt")
 
@@ -288,8 +292,11 @@ class SpeechChunker:
 
     Chunks are consecutive slices of the stream (silence included), so the sum of their
     lengths is where the next one starts; that is how `StreamingTranscriber.finish` knows
-    what is left to transcribe. A cut falls in the middle of a pause of at least
-    `pause_s`, once the chunk holds `min_chunk_s`, or anywhere at `max_chunk_s`.
+    what is left to transcribe. A cut falls in the middle of a pause:
+    - of `pause_s` once the chunk holds `min_chunk_s` (Whisper gets long, well-formed pieces);
+    - of `end_pause_s` once it holds `end_chunk_s` (this may be the end of the entry, so the
+      last words get transcribed during the closing silence rather than after it);
+    - at the latest pause before `max_chunk_s`, or right there if nobody paused.
     """
 
     def __init__(
@@ -298,18 +305,23 @@ class SpeechChunker:
         pause_s: float = CHUNK_PAUSE_S,
         min_chunk_s: float = MIN_CHUNK_S,
         max_chunk_s: float = MAX_CHUNK_S,
+        end_pause_s: float = END_PAUSE_S,
+        end_chunk_s: float = END_CHUNK_S,
         vad: StreamingVad | None = None,
     ) -> None:
         self.on_chunk = on_chunk
         self.vad = vad or StreamingVad()
         self.tracker = SpeechTracker()
         self.pause_windows = max(1, round(pause_s * SAMPLE_RATE / VAD_WINDOW))
+        self.end_pause_windows = max(1, round(end_pause_s * SAMPLE_RATE / VAD_WINDOW))
         self.min_samples = int(min_chunk_s * SAMPLE_RATE)
         self.max_samples = int(max_chunk_s * SAMPLE_RATE)
+        self.end_samples = int(end_chunk_s * SAMPLE_RATE)
         self._buffer: list[np.ndarray] = []
         self._buffered = 0
         self._judged = 0  # samples of the buffer the VAD has already judged
         self._silent_run = 0
+        self._last_pause = 0  # middle of the latest short pause in the buffer (0: none yet)
         self.emitted = 0  # samples handed on so far
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
@@ -322,17 +334,19 @@ class SpeechChunker:
             self._judged += VAD_WINDOW
             if self.tracker.update(float(prob)):
                 self._silent_run = 0
-                continue
-            self._silent_run += 1
-            if (
-                self._silent_run == self.pause_windows
-                and self.tracker.heard_since_cut
-                and self._judged >= self.min_samples
-            ):
-                # cut in the middle of the pause, so neither side loses a word's edge
-                self._cut(self._judged - (self.pause_windows * VAD_WINDOW) // 2)
-        if self._buffered >= self.max_samples:
-            self._cut(self._buffered)
+            else:
+                self._silent_run += 1
+                middle = self._judged - (self._silent_run * VAD_WINDOW) // 2
+                if self._silent_run >= 2 and self.tracker.heard_since_cut:
+                    self._last_pause = middle
+                if self.tracker.heard_since_cut and (
+                    (self._silent_run == self.pause_windows and self._judged >= self.min_samples)
+                    or (self._silent_run == self.end_pause_windows and self._judged >= self.end_samples)
+                ):
+                    self._cut(middle)
+                    continue
+            if self._judged >= self.max_samples:
+                self._cut(self._last_pause or self._judged)
         return probs
 
     def _cut(self, at: int) -> None:
@@ -340,7 +354,9 @@ class SpeechChunker:
         chunk, rest = joined[:at], joined[at:]
         self._buffer, self._buffered = [rest], rest.size
         self._judged = max(0, self._judged - at)
-        self.tracker.heard_since_cut = False
+        self._last_pause = 0
+        # Speech after the cut point (the start of the next sentence) still counts.
+        self.tracker.heard_since_cut = self._judged - self._silent_run * VAD_WINDOW > 0
         self.emitted += chunk.size
         if chunk.size:
             self.on_chunk(chunk)
