@@ -355,3 +355,27 @@ def test_a_quiet_week_is_met_kindly():
     assert review.lines() == ["Your week, 9 March 2026 to 15 March 2026",
                               "There are no entries from 9 March 2026 to 15 March 2026. That's alright; "
                               "the journal is here whenever you want it."]
+
+
+def test_counts_what_the_real_reflector_stored(run, journal_path):
+    """End to end with the offline reflector: entries reflected on, themes stored, then counted."""
+    from voicejournal.config import Config
+    from voicejournal.session import complete_entry
+    from voicejournal.store import open_store
+
+    store = open_store(journal_path)
+    texts = {
+        "2025-01-10": "Nobody stays. People always leave me in the end, and I kept checking my phone all night.",
+        "2025-01-20": "Everyone leaves eventually, I told myself again when she went quiet.",
+        "2025-06-10": "My sister called and we laughed together for an hour; I felt really close to her.",
+    }
+    for day, text in texts.items():
+        complete_entry(store, store.add(at(day, text)), Config())
+    stored = {e.created.date().isoformat(): {(t.kind, t.name) for t in e.themes} for e in store.all()}
+    data = json.loads(run("progress", "--from", "2025-01-01", "--to", "2025-06-30", "--json").output)
+    months = {m["month"]: m for m in data["months"]}
+    assert months["2025-01"]["narratives"]["people_leave"] == sum(
+        ("narrative", "people_leave") in stored[d] for d in ("2025-01-10", "2025-01-20"))
+    assert months["2025-01"]["narratives"]["people_leave"] >= 1
+    assert months["2025-06"]["connection"] == 1 == int(("connection", "connection") in stored["2025-06-10"])
+    assert [m["entries"] for m in data["months"]] == [2, 0, 0, 0, 0, 1]

@@ -168,3 +168,13 @@ def test_plot_without_matplotlib_says_how_to_get_it(on_disk, tmp_path):
     assert code_line == "2", done.stdout + done.stderr
     assert "pip install 'voicejournal[plot]'" in output and "Traceback" not in output
     assert not picture.exists()
+
+
+def test_report_window_options_pick_the_entries(run, on_disk, journal, tmp_path):
+    page_path = tmp_path / "r.html"
+    assert run("report", "--html", str(page_path), "--from", "2025-10-01", "--to", "2025-12-31").exit_code == 0
+    page = page_path.read_text(encoding="utf-8")
+    wanted = sum(journal.count("entries", k) for k in ("2025-10", "2025-11", "2025-12"))
+    assert page.count('<div class="entry">') == wanted
+    assert f"{wanted} entries from " in page
+    assert run("report", "--html", str(page_path), "--months", "2", "--from", "2025-01-01").exit_code == 2
