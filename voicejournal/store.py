@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from voicejournal.errors import (
     JournalLocked,
     UserInputError,
 )
-from voicejournal.models import SCHEMA_VERSION, Entry, new_id, now_iso
+from voicejournal.models import SCHEMA_VERSION, Entry, new_id, now_iso, parse_time
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,9 @@ class AtomicJSONStorage(Storage):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # The parsed file for read-only use (see `snapshot`): a command reads a 10 MB
+        # journal once, not once per lookup.
+        self._cache: tuple[tuple[int, int, int], dict[str, Any]] | None = None
 
     def encode(self, text: str) -> bytes:
         return text.encode("utf-8")
@@ -125,6 +128,28 @@ class AtomicJSONStorage(Storage):
         return payload.decode("utf-8")
 
     def read(self) -> dict[str, Any] | None:
+        """The journal as TinyDB wants it: always fresh from disk (writes rely on this)."""
+        return self._read_file()
+
+    def snapshot(self) -> dict[str, Any] | None:
+        """The journal for reading only (callers must not change it), parsed once per version.
+
+        Keyed on inode, size and mtime: another process's write replaces the file (a new
+        inode), so its changes are always seen.
+        """
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return self._read_file()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if self._cache is None or self._cache[0] != key:
+            data = self._read_file()
+            if data is None:
+                return None
+            self._cache = (key, data)
+        return self._cache[1]
+
+    def _read_file(self) -> dict[str, Any] | None:
         try:
             payload = self.path.read_bytes()
         except FileNotFoundError:
@@ -157,6 +182,7 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, Any]) -> None:
+        self._cache = None
         text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
         try:
             atomic_write_bytes(self.path, self.encode(text))
@@ -180,24 +206,46 @@ class EntryFilter:
     starred: bool | None = None
     practice: str | None = None
     status: str | None = None
+    words: tuple[str, ...] = ()
     limit: int | None = None
 
     def matches(self, entry: Entry) -> bool:
+        return self.matches_doc(entry.to_dict())
+
+    def matches_doc(self, doc: dict[str, Any]) -> bool:
+        """Whether a stored entry (raw dict) passes; works on dicts so listings stay fast."""
         if self.since or self.until:
-            day = entry.created.astimezone().date()
+            day = _doc_created(doc).astimezone().date()
             if self.since and day < self.since:
                 return False
             if self.until and day > self.until:
                 return False
-        if self.tags and not all(tag in entry.tags for tag in self.tags):
+        tags = doc.get("tags") or []
+        if self.tags and not all(tag in tags for tag in self.tags):
             return False
-        if self.starred is not None and entry.starred != self.starred:
+        if self.starred is not None and bool(doc.get("starred")) != self.starred:
             return False
-        if self.practice and entry.practice != self.practice:
+        if self.practice and doc.get("practice") != self.practice:
             return False
-        if self.status and entry.status != self.status:
+        if self.status and doc.get("status", "complete") != self.status:
             return False
+        if self.words:
+            reflection = doc.get("reflection") or {}
+            haystack = f"{doc.get('transcript') or ''} {reflection.get('text') or ''}".lower()
+            if not all(word.lower() in haystack for word in self.words):
+                return False
         return True
+
+
+def _doc_created(doc: dict[str, Any]) -> datetime:
+    try:
+        return parse_time(str(doc.get("created_at")))
+    except ValueError:
+        return datetime.fromtimestamp(0, tz=UTC)
+
+
+def _doc_order(doc: dict[str, Any]) -> tuple[datetime, str]:
+    return _doc_created(doc), str(doc.get("id", ""))
 
 
 # --- the store -----------------------------------------------------------------------------
@@ -229,7 +277,8 @@ class EntryStore:
     def _check_schema(self) -> None:
         if self._checked:
             return
-        data = self._db.storage.read() or {}
+        storage = self._db.storage
+        data = (storage.snapshot() if isinstance(storage, AtomicJSONStorage) else storage.read()) or {}
         version = _schema_version(data)
         if version > SCHEMA_VERSION:
             raise JournalError(
@@ -261,29 +310,35 @@ class EntryStore:
         """Overridden by JournalStore to keep a copy of the old file."""
 
     # -- reading --
+    def _docs(self) -> list[dict[str, Any]]:
+        """The stored entries as raw dicts, for reading only (not copied: don't change them)."""
+        self._check_schema()
+        storage = self._db.storage
+        data = storage.snapshot() if isinstance(storage, AtomicJSONStorage) else storage.read()
+        return list(((data or {}).get(ENTRIES) or {}).values())
+
     def all(self) -> list[Entry]:
         """Every entry, oldest first."""
-        entries = [Entry.from_dict(doc) for doc in self._table().all()]
-        entries.sort(key=lambda e: (e.created, e.id))
-        return entries
+        return [Entry.from_dict(doc) for doc in sorted(self._docs(), key=_doc_order)]
 
     def query(self, flt: EntryFilter | None = None) -> list[Entry]:
         """Entries matching `flt`, newest first (limited to `flt.limit`)."""
         flt = flt or EntryFilter()
-        found = [e for e in reversed(self.all()) if flt.matches(e)]
+        # Filter and sort the raw dicts; build Entry objects only for what is returned.
+        found = sorted((d for d in self._docs() if flt.matches_doc(d)), key=_doc_order, reverse=True)
         if flt.limit is not None:
             found = found[: flt.limit]
-        return found
+        return [Entry.from_dict(doc) for doc in found]
 
     def count(self) -> int:
-        return len(self._table())
+        return len(self._docs())
 
     def get(self, entry_id: str) -> Entry:
         """The entry whose id is `entry_id` or starts with it (if only one does)."""
         wanted = entry_id.strip().lower()
         if not wanted:
             raise UserInputError("Give an entry id (see `voicejournal list`).")
-        docs = self._table().all()
+        docs = self._docs()
         exact = [d for d in docs if d.get("id") == wanted]
         if exact:
             return Entry.from_dict(exact[0])
