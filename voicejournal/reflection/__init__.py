@@ -107,6 +107,7 @@ class Reflector(ABC):
         from voicejournal.config import Config
 
         self.config = config or Config()
+        self.last_result: ReflectionResult | None = None  # for callers that only see the saved entry
 
     @property
     def model(self) -> str | None:
@@ -121,6 +122,10 @@ class Reflector(ABC):
             pass
         assert stream.result is not None
         return stream.result
+
+    def _remember(self, result: ReflectionResult) -> ReflectionResult:
+        self.last_result = result
+        return result
 
     def stream(self, text: str, practice: str = "checkin", history: Sequence[Entry] = ()) -> ReflectionStream:
         """Like `reflect`, but yields each sentence as soon as it is ready and has passed the guard."""
@@ -152,8 +157,8 @@ class Reflector(ABC):
             for part in message.split("\n"):
                 if part.strip():
                     yield part.strip()
-            return ReflectionResult(reflection=None, themes=themes, safety=crisis.safety, text=message,
-                                    resources=resources)
+            return self._remember(ReflectionResult(reflection=None, themes=themes, safety=crisis.safety,
+                                                   text=message, resources=resources))
 
         request = ReflectionRequest(
             text=text,
@@ -188,14 +193,14 @@ class Reflector(ABC):
             else:
                 yield from sentences_of(offline)
                 reply = offline
-        return ReflectionResult(
+        return self._remember(ReflectionResult(
             reflection=Reflection(text=reply, backend=backend, model=model),
             themes=themes,
             safety=None,
             text=reply,
             notices=notices,
             related=[r.entry.id for r in request.related],
-        )
+        ))
 
     def _generate_guarded(self, request: ReflectionRequest, progressive: bool,
                           accepted: list[str]) -> Generator[str, None, str | None]:

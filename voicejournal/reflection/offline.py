@@ -32,7 +32,9 @@ _QUESTION_START = re.compile(
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|my|me|we|our|us|myself)\b", re.IGNORECASE)
 _SUBJECT_START = re.compile(
     r"^(?:he|she|they|it|work|today|tonight|this|that|the|everything|things|my|our|his|her|their|someone|"
-    r"everyone|nobody|no one|home|school|life)\b", re.IGNORECASE)
+    r"everyone|nobody|no one|home|school|life|mum|mom|dad|grandma|grandpa|nan|nana|gran|granny|there|"
+    r"nothing|one|some|two|three|both|all)\b", re.IGNORECASE)
+_PRONOUN_START = re.compile(r"^(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've|me and|my|our)\b", re.IGNORECASE)
 _PRIORITY = ("narrative", "pattern", "connection", "corrective", "curiosity", "small_step")
 
 
@@ -107,10 +109,12 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
                 continue
             if tx.has_second_person(piece) or '"' in piece:
                 continue
-            if not _FIRST_PERSON.search(piece) and not _SUBJECT_START.match(piece) and not any(
-                piece.startswith(p) for p in people
-            ):
-                continue  # "had a sandwich" has no subject to say back
+            if not _FIRST_PERSON.search(piece):
+                if not (_SUBJECT_START.match(piece) or any(piece.startswith(p) for p in people)):
+                    continue
+            if not (_PRONOUN_START.match(piece) or _SUBJECT_START.match(piece)
+                    or any(piece.startswith(p) for p in people)):
+                continue  # "had a sandwich" or "maybe like not being scared" has no subject to say back
             low_piece = piece.lower()
             if any(t in low_piece or low_piece in t for t in stories):
                 continue  # an old story is named as a story (by the notice), never said back as fact
@@ -121,7 +125,10 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
             if not check_sentence(turned).ok:
                 continue  # the person's self-criticism ("I overreacted") is not said back as fact
             low = piece.lower()
-            score = 0.0
+            has_i = bool(re.search(r"\b(?:i|we)\b|\bi'", low))
+            if piece.count(",") >= 2 and not has_i:
+                continue  # a list of fragments ("first my dad, then Leo, now her") reads badly said back
+            score = 0.5 * has_i
             score += 2.0 * any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
             score += 1.5 * bool(trigger_words & set(tx.content_words(piece)))
             score += 1.0 * any(f in low for f in feelings)
@@ -143,10 +150,19 @@ def _join(items: list[str]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
+_HEDGE = re.compile(
+    r"^(?:(?:and |but |so )?(?:all )?i (?:just |really |always |still |kind of )?(?:think|feel|felt|know|guess|believe|"
+    r"decided|told myself|can think is|keep thinking|keep telling myself|thought)(?: like| that| is| is that)?|"
+    r"it (?:just )?(?:feels|felt) like|that|like|is that)\s+"
+    r"(?=(?:i|i'?m|im|people|everyone|everybody|nobody|no one|noone|they|he|she|if|my|nothing|all|someone|no)\b)",
+    re.IGNORECASE,
+)
+
+
 def _trigger_values(trigger: str) -> dict[str, str]:
     raw = tx.strip_fillers(trigger).strip(" .,!?\"'")
     while True:
-        stripped = _LEADING.sub("", raw)
+        stripped = _HEDGE.sub("", _LEADING.sub("", raw))
         if stripped == raw:
             break
         raw = stripped
@@ -205,8 +221,10 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
 
     # 2. feel: theirs, or a gentle guess from what was noticed.
     guesses = _table("reflection/theme_feelings.txt")
-    if details.feelings:
-        feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(details.feelings[:2])})
+    said_so_far = " ".join(mirror_lines).lower()
+    fresh = [f for f in details.feelings if f not in said_so_far]  # don't repeat a feeling just said back
+    if fresh:
+        feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(fresh[:2])})
     else:
         key = next((t.name for t in themes if t.name in guesses), "default")
         guess = guesses.get(key, guesses.get("default", "holding a mix of things at once"))

@@ -38,15 +38,16 @@ _CRISIS_RULES: list[tuple[str, str, str]] = [
     # direct
     ("suicide", LEVEL_CRISIS, r"\b(?:kill|killing|kills|end|ending|take|taking) (?:myself|my (?:own )?life)\b"),
     ("suicide", LEVEL_CRISIS, r"\bsuicid(?:e|al)\b"),
-    ("suicide", LEVEL_CRISIS, r"\b(?:want|wanted|wanna|wish|wished|ready|going|planning|plan|trying) to die\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:(?:want|wanted|wish|wished|ready|going|planning|plan|trying) to|wanna|gonna|i'?d rather|i would rather|better to) die\b"),
     ("suicide", LEVEL_CRISIS, r"\bi (?:just )?(?:want|wish) (?:it|everything|this|the pain|life) (?:all )?(?:to )?(?:be )?(?:over|to end|ended)\b(?! (?:with|soon|already|so i can))"),
     ("suicide", LEVEL_CRISIS, r"\b(?:end|ending) it all\b"),
     ("suicide", LEVEL_CRISIS, r"\b(?:end|ending) (?:it|everything|things) (?:tonight|today|for good|once and for all|soon)\b"),
     # indirect
     ("suicide", LEVEL_CRISIS, r"\b(?:be|are|is|were) better off (?:without me|if i (?:was|were|wasn'?t|weren'?t|died|disappeared|was gone|were gone|was dead|were dead|wasn'?t here|wasn'?t around|had never been born))"),
-    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t|do not|didn'?t|never) want to (?:wake up|be alive|live|exist|be here|be around|keep living|go on living|carry on|go on)(?! (?:with|in|at|near|like that|alone|for|early|so early|at))\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t|do not|didn'?t|never) want to (?:wake up|be alive|live|exist|keep living|go on living)(?! (?:with|in|at|near|like that|alone|for|early|so early|on|there|here))\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t|do not|didn'?t|never) want to (?:be here|be around|carry on|go on|keep going)(?:\s+(?:anymore|any more|any longer|like this))?\s*(?:$|[.!?,;]|and\b|but\b)"),
     ("suicide", LEVEL_CRISIS, r"\b(?:hope|hoping|wish|wishing|pray|praying) (?:i )?(?:don'?t|do not|won'?t|never|wouldn'?t) wake up\b"),
-    ("suicide", LEVEL_CRISIS, r"\b(?:wish|wished|wishing) (?:i )?(?:was|were|had|could be|could just be) (?:dead|gone|never born|not here|not alive|not around|asleep forever|erased)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:wish|wished|wishing) (?:i )?(?:was|were|had|could be|could just be) (?:dead|gone|never born|never been born|not here|not alive|not around|asleep forever|erased)\b"),
     ("suicide", LEVEL_CRISIS, r"\b(?:disappear|vanish|fall asleep and not wake up|go to sleep and never wake up)(?: forever| for good| permanently| and never come back)\b"),
     ("suicide", LEVEL_CRISIS, r"\bno (?:point|reason|use) (?:in )?(?:living|to live|going on|being alive|to go on|carrying on|to keep going|to be here|of living|in being here|in life|to stay)\b"),
     ("suicide", LEVEL_CRISIS, r"\bwhat'?s the (?:point|use) (?:of|in) (?:living|being alive|going on|life|carrying on|me being here)\b"),
@@ -56,13 +57,26 @@ _CRISIS_RULES: list[tuple[str, str, str]] = [
     ("suicide", LEVEL_CRISIS, r"\b(?:tired|sick) of (?:living|being alive|existing|life itself)\b"),
     ("suicide", LEVEL_CRISIS, r"\b(?:the world|everyone|everybody|they|my family|my kids|people) (?:would|will) (?:be )?(?:fine|happier|better) (?:without me|when i'?m gone|if i'?m gone|once i'?m gone)\b"),
     ("suicide", LEVEL_CRISIS, r"\b(?:i'?m|i am|i feel like) (?:such )?a (?:burden|waste of space) (?:to|on) (?:everyone|everybody|them|my family|the world|people)\b.*\b(?:better off|gone|without me|disappear)"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:think|thinking|thought|fantasi[sz]e|fantasi[sz]ing|dream|dreaming) (?:a lot |so much |all the time |constantly )?about (?:dying|being dead|not being (?:here|alive|around)|not existing|ending it|ending my life|my own death|killing myself|disappearing for good)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:nobody|no one|noone|none of them) would (?:even )?(?:notice|care|miss me|mind)(?: if i (?:was|were|died|disappeared|was gone|were gone|wasn'?t here|wasn'?t around)|\s*(?:$|[.!?,;]))"),
+    ("plan", LEVEL_CRISIS, r"\b(?:planning|planned|plan|figured out|worked out|thinking about) (?:how|when|where) (?:i would|i'?d|i'?ll|i will|to) (?:do it|end it|go through with it|die|kill)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t|do not|can'?t|cannot) see (?:any |a |the )?(?:reason|point) (?:to|in|of) (?:keep going|keeping going|living|going on|carrying on|being here|staying|being alive)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:go to sleep|fall asleep|sleep) and (?:never|not) wake up\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:feel like|thinking (?:of|about)|want to|wanna|going to|gonna|might|could|plan to|planning on) (?:end|ending) it\b(?! (?:with|for|all right|off|there|early|soon with))"),
+    ("suicide", LEVEL_CRISIS, r"\blife (?:isn'?t|is not|wasn'?t|is no longer|doesn'?t feel|does not feel|hardly seems) worth (?:living|it)\b|\bnot worth living\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:i'?d|i would) rather (?:be dead|not be alive|not exist|not be here|not wake up)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:hope|hoping|wish|wouldn'?t mind if) (?:i )?(?:get|gets|got) (?:hit|run over) by (?:a |the )?(?:car|bus|train|truck|lorry)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:don'?t think|doubt|not sure) i'?(?:ll| will) (?:be here|be around|be alive|make it) (?:next week|much longer|for long|tomorrow|by|through the (?:night|week))"),
+    ("suicide", LEVEL_CRISIS, r"\bno point (?:anymore|any more|to anything|in anything|in trying anymore)\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:want|wanna|wish i could|wish to|going to) (?:to )?(?:stop existing|not exist|cease to exist|stop living|not be alive)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:scared|afraid|terrified|frightened) (?:to go|of going|to be) (?:back )?home\b(?! (?:alone at night|in the dark))"),
     # plans, means, goodbyes
     ("plan", LEVEL_CRISIS, r"\b(?:overdose|overdosing|od'?ing|od) on\b|\boverdos(?:e|ing)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:took|take|taking|swallow|swallowed|stockpil\w*|saving up|saved up|hoarding|collected|counting) (?:all )?(?:of )?(?:my |the |some |enough |a lot of |all the |a bottle of |a handful of )?(?:pills|tablets|sleeping pills|painkillers|meds|medication)\b(?! (?:for|this|every|with|as|at))"),
     ("plan", LEVEL_CRISIS, r"\b(?:bought|got|have|found|looked up|researched|tied) (?:a |the )?(?:rope|noose|gun|ways to die|how to die|how many pills)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:jump|jumping|throw myself) (?:off|from|in front of) (?:a |the |that )?(?:bridge|roof|building|train|balcony|cliff|car|bus)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:suicide|goodbye) (?:note|notes|letter|letters)\b|\b(?:wrote|writing|written|left) (?:a |my )?(?:note|letter|letters|notes) (?:for|to) (?:everyone|my family|my kids|my parents|them all)\b"),
-    ("goodbye", LEVEL_CRISIS, r"\b(?:this is|saying|said|say) (?:my )?(?:final |last )?goodbyes?(?: to everyone| for good| forever| for the last time)?\s*(?:$|[.!?,;]|to everyone|for good|forever|for the last time)"),
+    ("goodbye", LEVEL_CRISIS, r"\bthis is (?:my )?(?:final |last )?goodbye\b|\b(?:saying|said|say|wanted to say|time to say) (?:my )?(?:final |last )?goodbyes? to (?:everyone|everybody|you all|all of you|the world)\b|\b(?:my|a) (?:final|last) goodbye\b"),
     ("goodbye", LEVEL_CRISIS, r"\b(?:giving|gave|give) away (?:all )?(?:of )?my (?:things|stuff|belongings|possessions|cat|dog|pets)\b"),
     ("goodbye", LEVEL_CRISIS, r"\b(?:after|when|once) i'?m gone\s*(?:$|[.!?,;])|\b(?:looked after|taken care of|be okay|be ok|be fine) (?:after|when|once) i'?m (?:gone|dead|not here)\b"),
     # self-harm
@@ -91,7 +105,7 @@ _NOT_CRISIS_CONTEXT = re.compile(
     r"in the story|crossword|the plot|heart attack|shaving|chopping|cooking|kitchen|knife slipped|by accident|"
     r"accidentally|paper cut|at the gym|lifting|playing|football|tripped|fell over|ankle|knee|wrist brace|"
     r"sunburn|oven|iron|onions?|laughing|laughter|embarrassment|boredom|cringe|for a coffee|for a nap|"
-    r"to die for|dying to|deadline|exam|traffic|commute|tax)\b",
+    r"to die for|dying to|laughed|pillow|joking|jokingly|playfully|tickl\w*)\b",
     re.IGNORECASE,
 )
 

@@ -58,6 +58,8 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:better off|safer) (?:alone|on my own|by myself)\b",
         r"\b(?:i )?(?:don'?t|do not|never) (?:want to |wanna )?need (?:anyone|anybody|people|others)\b",
         r"\bonly person i can (?:trust|rely on|count on|depend on)\b",
+        r"\b(?:don'?t|can'?t|cannot|do not) trust (?:anyone|anybody|people|others) to (?:show up|be there|help|come through|stay)\b",
+        r"\brather than (?:ask|asking) (?:my \w+|anyone|anybody|for help|people|others)\b",
     ],
     ("narrative", "too_much"): [
         r"\b" + _IM + r" (?:always |just |such |so |way |a bit |being )*(?:too much|a burden|too needy|too clingy|too intense|too emotional|too sensitive|needy|clingy|a lot to handle|annoying|a nuisance|a bother)\b",
@@ -93,6 +95,9 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:hid|hide|hiding|avoid|avoided|avoiding) (?:from )?(?:him|her|them|people|everyone|my \w+|his calls|her calls|their calls|the call)",
         r"\b(?:need|needed|wanted|want) (?:my |some )?(?:space|distance|to get away|to run|to escape|to be alone)\b",
         r"\b(?:ran|run|running) away\b",
+        r"\b(?:stop|stopped|stopping|quit) (?:answering|replying to|responding to|returning) (?:her|his|their|my \w+'?s?|\w+'s) (?:messages|texts|calls)\b",
+        r"\blet (?:the|our|my) (?:friendship|relationship|connection) (?:fade|die|drift)\b",
+        r"\b(?:urge|instinct|impulse) to (?:run|leave|hide|flee|get away|bolt)\b",
     ],
     ("pattern", "expecting_worst"): [
         r"\b(?:must|probably|bet|sure|certain|convinced) (?:be |he'?s |she'?s |they'?re |he is |she is |they are )?(?:mad|angry|upset|annoyed|sick of me|tired of me|done with me|leaving|cheating|bored|over me|disappointed)",
@@ -105,6 +110,8 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:convinced myself|told myself|sure that|assumed that|assumed) (?:he|she|they|it|my \w+|everyone)",
         r"\bsomething (?:bad|terrible|awful) (?:is|was) going to happen\b",
         r"\b(?:hates|hate|hated) me now\b",
+        r"\b(?:made up|invented|wrote|spun|built) (?:a|the|this|that) (?:whole |entire )?(?:story|scenario|narrative)\b",
+        r"\b(?:bored|tired|sick) of me\b",
     ],
     ("connection", "connection"): [
         r"\b(?:felt|feel|feeling|i was|i'?m) (?:so |really |truly |completely |totally |genuinely )?(?:seen|heard|understood|held|supported|cared for|close to|connected|at ease with|safe with|loved|welcomed|accepted|appreciated)\b",
@@ -117,7 +124,7 @@ _RULES: dict[tuple[str, str], list[str]] = {
     ],
     ("corrective", "corrective"): [
         r"\b(?:went|turned out|was|it was) (?:so much |much |way |a lot )?(?:better|well|fine|okay|ok|alright|easier|nicer|kinder) than (?:i )?(?:expected|thought|feared|imagined|predicted|braced for|assumed)",
-        r"\b(?:expected|thought|was sure|was convinced|braced for|bracing for|assumed|was ready for|feared|was scared) (?:[\w']+ ){0,10}?(?:but|instead|and instead|and then|yet) (?:she|he|they|it|my \w+|\w+) (?:just |actually |really |simply )?(?:said|smiled|hugged|laughed|listened|thanked|understood|was|were|didn'?t|did not|wasn'?t|stayed|asked|offered|came|told|apologi[sz]ed|agreed)",
+        r"\b(?:expected|thought|was sure|was convinced|braced for|bracing for|assumed|was ready for|feared|was scared) (?:[\w',.]+ ){0,14}?(?:but|instead|and instead|and then|yet),? (?:she|he|they|it|my \w+|\w+) (?:just |actually |really |simply )?(?:said|smiled|hugged|laughed|listened|thanked|understood|was|were|didn'?t|did not|wasn'?t|stayed|asked|offered|came|told|apologi[sz]ed|agreed)",
         r"\b(?:she|he|they|my \w+) (?:didn'?t|did not|wasn'?t|was not|weren'?t|never) (?:get angry|get mad|leave|walk away|reject me|pull away|judge me|laugh at me|mad|angry|upset|annoyed|cross|disappointed)\b",
         r"\b(?:instead of|rather than) (?:leaving|getting angry|getting mad|pulling away|being mad|being angry|judging me|ignoring me|laughing at me)",
         r"\b(?:surprised me|to my surprise|i was surprised|was surprised that|pleasantly surprised)\b",
@@ -162,6 +169,10 @@ _FOLLOWUP = [re.compile(p) for p in _FOLLOWUP_RULES]
 # Words that, right before a narrative, mean the person is disagreeing with the old story
 # ("I used to think people always leave, but...") — still the story, and worth naming gently.
 MAX_TRIGGER_WORDS = 14
+_NOT_PATTERN = re.compile(r"\b(?:instead of|rather than|without|didn'?t|did not|no longer|stopped|wasn'?t|not)\s+(?:\w+\s+)?$")
+_LEAD_WORDS = {"i", "i'm", "im", "i've", "i'd", "we", "really", "just", "always", "never", "still", "so", "feel",
+               "felt", "like", "am", "was", "keep", "kept", "i'll"}
+_SUBJECT_WORDS = {"i", "i'm", "im", "i've", "i'd", "we", "i'll"}
 _CONJ = re.compile(r"\b(?:and|but|so|because|then|though)\b", re.IGNORECASE)
 
 
@@ -177,10 +188,14 @@ def _trigger(original: str, start: int, end: int) -> str:
     clause = original[left + 1 : right].strip()
     if 0 < len(clause.split()) <= MAX_TRIGGER_WORDS:
         return clause
-    # Too long (unpunctuated speech): the match plus up to three words either side.
-    before = _CONJ.split(original[left + 1 : start])[-1].split()[-3:]
-    after = _CONJ.split(original[end:right])[0].split()[:3]
-    return " ".join(before + original[start:end].split() + after).strip()
+    # Too long (unpunctuated speech): the match itself, with the "I ..." that leads into it.
+    before = original[left + 1 : start].split()
+    lead: list[str] = []
+    while before and before[-1].lower().strip(",") in _LEAD_WORDS and len(lead) < 4:
+        lead.insert(0, before.pop())
+    if lead and lead[0].lower() not in _SUBJECT_WORDS:
+        lead = []
+    return " ".join(lead + original[start:end].split()).strip()
 
 
 @dataclass
@@ -208,6 +223,8 @@ def detect_themes(text: str, pending_step: str | None = None) -> list[Theme]:
             for m in pattern.finditer(lower):
                 if any(m.start() < e and s < m.end() for s, e in spans):
                     continue
+                if kind == "pattern" and _NOT_PATTERN.search(lower[max(0, m.start() - 25) : m.start()]):
+                    continue  # "instead of spiralling" is the opposite of the pattern
                 spans.append(m.span())
                 trig = _trigger(original, m.start(), m.end())
                 if trig and trig not in triggers and not any(trig in t or t in trig for t in triggers):
@@ -296,11 +313,13 @@ FEELINGS = {
     "miserable": "miserable", "upset": "upset", "unsettled": "unsettled", "homesick": "homesick",
 }
 _FEELING_CONTEXT = re.compile(
-    r"\b(?:i|i'?m|i am|i was|i've been|i have been|i feel|i felt|feeling|felt|feel|so|really|very|pretty|quite|"
-    r"kind of|kinda|a bit|a little|bit|left me|made me|makes me|leaves me|got|get|getting|became|was)\s+"
-    r"(?:so |really |very |pretty |quite |kind of |kinda |a bit |a little |just |totally |completely |incredibly |super |more |less )*"
+    r"\b(?:i|i'?m|i am|i was|i've been|ive been|i have been|i feel|i felt|i'?m feeling|i was feeling|left me|made me|"
+    r"makes me|leaves me|i got|i get|i'?m getting|i became|feeling|felt)\s+"
+    r"(?:so |really |very |pretty |quite |kind of |kinda |a bit |a little |just |totally |completely |incredibly |super |more |less |a lot |)*"
     r"(" + "|".join(sorted((re.escape(k) for k in FEELINGS), key=len, reverse=True)) + r")\b"
 )
+_WEAK_FEELINGS = {"down", "low", "lost", "stuck", "light", "lighter", "warm", "content", "raw", "moved", "seen",
+                  "safe", "alone", "empty", "mad", "calm", "steady", "tender", "tired"}
 _NOT_FEELING = re.compile(r"\b(?:not|n't|never|no longer) (?:\w+ )?$")
 
 
@@ -332,6 +351,8 @@ def extract_details(text: str) -> Details:
     for m in _FEELING_CONTEXT.finditer(lower):
         if _NOT_FEELING.search(lower[max(0, m.start() - 20) : m.start(1)]):
             continue
+        if m.group(1) in _WEAK_FEELINGS and not re.search(r"\b(?:feel|felt|feeling)\b", m.group(0)):
+            continue  # "I moved house" and "I got stuck in traffic" are not feelings
         word = FEELINGS[m.group(1)]
         if word not in feelings:
             feelings.append(word)
