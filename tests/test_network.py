@@ -4,6 +4,7 @@ at the socket level (and recorded), and no key or passphrase reaches logs, --deb
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -124,7 +125,8 @@ def test_the_guard_really_blocks_and_records(sandbox):
 def test_default_flow_makes_no_connection_out(sandbox):
     vj = sandbox
     available = _commands(vj)
-    entry_id = vj("write", "I called my sister and she picked up; I let it be easy.").stdout.split()[-1].rstrip(".")
+    written = vj("write", "I called my sister and she picked up; I let it be easy.").stdout
+    entry_id = re.search(r"Saved entry (\w+)\.", written).group(1)
     vj("write", "A quiet day at work.", "--tag", "work")
     flows: list[tuple[tuple[str, ...], tuple[int, ...]]] = [
         (("list",), (0,)), (("list", "--json", "-n", "5"), (0,)), (("show", entry_id), (0,)),
