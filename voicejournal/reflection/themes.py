@@ -286,7 +286,9 @@ _RELATION_RE = re.compile(r"\b(?:my|our) (?:(?:older|younger|little|big|new|old)
 _NAME_VERBS = re.compile(
     r"^(?:said|says|told|texted|called|came|comes|asked|was|is|and|didn'?t|hasn'?t|has|had|hugged|left|sent|"
     r"replied|messaged|seemed|looked|got|gave|took|made|smiled|laughed|wants|wanted|hasn't|doesn't|isn't|wasn't|"
-    r"invited|offered|listened|stayed|rang|cancelled|canceled|forgot|remembered|'s|’s)\b",
+    r"invited|offered|listened|stayed|rang|cancelled|canceled|forgot|remembered|went|met|saw|knew|kept|wrote|"
+    r"brought|thought|felt|ran|sat|stood|seems|looks|will|would|can|could|might|never|always|just|finally|really|"
+    r"still|keeps|did|does|doesn'?t|won'?t|wouldn'?t|can'?t|couldn'?t|\w+ed|'s|’s)\b",
     re.IGNORECASE,
 )
 _NAME_TOKEN = re.compile(r"\b([A-Z][a-zà-ÿ]+(?:-[A-Z][a-zà-ÿ]+)?)\b")
@@ -317,6 +319,11 @@ _FEELING_CONTEXT = re.compile(
     r"makes me|leaves me|i got|i get|i'?m getting|i became|feeling|felt)\s+"
     r"(?:so |really |very |pretty |quite |kind of |kinda |a bit |a little |just |totally |completely |incredibly |super |more |less |a lot |)*"
     r"(" + "|".join(sorted((re.escape(k) for k in FEELINGS), key=len, reverse=True)) + r")\b"
+)
+_FEELING_WORDS = "|".join(sorted((re.escape(k) for k in FEELINGS), key=len, reverse=True))
+_FEELING_CHAIN = re.compile(
+    r"\b(" + _FEELING_WORDS + r")(?:,| and| or| but also| but)\s+(?:so |really |very |a bit |a little |kind of |also |quite )*("
+    + _FEELING_WORDS + r")\b"
 )
 _WEAK_FEELINGS = {"down", "low", "lost", "stuck", "light", "lighter", "warm", "content", "raw", "moved", "seen",
                   "safe", "alone", "empty", "mad", "calm", "steady", "tender", "tired"}
@@ -356,6 +363,11 @@ def extract_details(text: str) -> Details:
         word = FEELINGS[m.group(1)]
         if word not in feelings:
             feelings.append(word)
+    # "I felt relieved and a bit sad": the second feeling shares the first one's "I felt".
+    for m in _FEELING_CHAIN.finditer(lower):
+        first, second = FEELINGS[m.group(1)], FEELINGS[m.group(2)]
+        if first in feelings and second not in feelings and m.group(2) not in _WEAK_FEELINGS:
+            feelings.insert(feelings.index(first) + 1, second)
     return Details(people=people[:4], feelings=feelings[:3], steps=find_steps(original))
 
 
