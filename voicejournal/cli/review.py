@@ -242,8 +242,13 @@ def register(cli: click.Group) -> None:
     @click.argument("text", required=False)
     @click.option("--practice", help="Which practice this entry belongs to.")
     @click.option("--tag", "tags", multiple=True, help="Tag the entry (repeatable).")
-    def write(text, practice, tags):
+    @click.option("--offline", is_flag=True, help="Reflect with the offline reflector, whatever is configured.")
+    def write(text, practice, tags, offline):
         """Write an entry by typing: TEXT, '-' for stdin, or nothing to open $EDITOR."""
+        if practice:
+            from voicejournal.reflection.practices import get_practice
+
+            practice = get_practice(practice).name  # an unknown name is refused before anything is saved
         if text == "-" or (text is None and not sys.stdin.isatty()):
             raw = sys.stdin.buffer.read()
             text = raw.decode("utf-8", errors="replace")
@@ -254,8 +259,25 @@ def register(cli: click.Group) -> None:
             raise UserInputError("The entry was empty, so nothing was saved.")
         entry = Entry(transcript=text, source="text", practice=practice,
                       tags=[t.lstrip("#").lower() for t in tags])
-        open_store().add(entry)
+        store = open_store()
+        store.add(entry)
         click.echo(f"Saved entry {entry.id}.")
+        _reflect_on(store, entry, offline)
+
+
+def _reflect_on(store, entry: Entry, offline: bool) -> None:
+    """Reflect on a just-saved entry and print the reflection, or the safety message and helplines."""
+    from voicejournal.cli.common import load_config
+    from voicejournal.cli.reflect import consent_asker, show_result
+    from voicejournal.reflection import get_reflector
+    from voicejournal.session import complete_entry
+
+    config = load_config()
+    reflector = get_reflector(config, offline=offline, ask=consent_asker())
+    complete_entry(store, entry, config, reflector=reflector)
+    if reflector.last_result is not None:
+        click.echo()
+        show_result(reflector.last_result)
 
 
 def _matches(entry: Entry, words: list[str]) -> bool:
