@@ -225,6 +225,9 @@ class StreamingVad:
     """
 
     CONTEXT = 64
+    #: Windows whose loudest sample is below this (about -66 dBFS) are silence, unjudged.
+    QUIET = 5e-4
+    SKIP_AFTER = 16
 
     def __init__(self) -> None:
         # onnxruntime and the model load on first use (~0.1 s), not at import.
@@ -234,6 +237,7 @@ class StreamingVad:
         self._state = np.zeros((2, 1, 1, 128), dtype=np.float32)
         self._context = np.zeros(self.CONTEXT, dtype=np.float32)
         self._rest = np.zeros(0, dtype=np.float32)
+        self._quiet_run = 0
 
     def feed(self, samples: np.ndarray) -> np.ndarray:
         """Speech probabilities for each complete 512-sample window now available."""
@@ -246,14 +250,26 @@ class StreamingVad:
         contexts = np.concatenate([self._context[None, :], windows[:-1, -self.CONTEXT:]], axis=0)
         batch = np.concatenate([contexts, windows], axis=1)
         self._context = windows[-1, -self.CONTEXT:].copy()
-        probs = []
-        for start in range(0, count, 10000):
-            out, h, c = self._session.run(
-                None, {"input": batch[start:start + 10000], "h": self._state[0], "c": self._state[1]}
-            )
+        probs = np.zeros(count, dtype=np.float32)
+        # Long digital silence (padding, a muted stretch) can't be speech: after the model has
+        # seen SKIP_AFTER quiet windows in a row (its state has settled on "silence"), the
+        # rest of that silence is skipped. A two-hour file of mostly silence becomes cheap;
+        # anything audible is always judged by the model.
+        quiet = np.abs(windows).max(axis=1) < self.QUIET
+        judge = np.ones(count, dtype=bool)
+        run = self._quiet_run
+        for i in range(count):
+            run = run + 1 if quiet[i] else 0
+            judge[i] = run <= self.SKIP_AFTER
+        self._quiet_run = run
+        rows_all = np.flatnonzero(judge)
+        for start in range(0, rows_all.size, 10000):
+            rows = rows_all[start:start + 10000]
+            out, h, c = self._session.run(None, {"input": batch[rows], "h": self._state[0], "c": self._state[1]})
             self._state = np.stack([h, c])
-            probs.append(np.asarray(out, dtype=np.float32).reshape(-1))
-        return np.concatenate(probs)
+            probs[rows] = np.asarray(out, dtype=np.float32).reshape(-1)
+        return probs
+        return probs
 
 
 @dataclass
@@ -308,8 +324,12 @@ class SpeechChunker:
         end_pause_s: float = END_PAUSE_S,
         end_chunk_s: float = END_CHUNK_S,
         vad: StreamingVad | None = None,
+        on_silence: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self.on_chunk = on_chunk
+        # Chunks in which the VAD heard nobody go here instead, when given (a long file's
+        # silent stretches need no transcription, only to be counted).
+        self.on_silence = on_silence
         self.vad = vad or StreamingVad()
         self.tracker = SpeechTracker()
         self.pause_windows = max(1, round(pause_s * SAMPLE_RATE / VAD_WINDOW))
@@ -352,6 +372,7 @@ class SpeechChunker:
     def _cut(self, at: int) -> None:
         joined = np.concatenate(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         chunk, rest = joined[:at], joined[at:]
+        silent = not self.tracker.heard_since_cut
         self._buffer, self._buffered = [rest], rest.size
         self._judged = max(0, self._judged - at)
         self._last_pause = 0
@@ -359,7 +380,7 @@ class SpeechChunker:
         self.tracker.heard_since_cut = self._judged - self._silent_run * VAD_WINDOW > 0
         self.emitted += chunk.size
         if chunk.size:
-            self.on_chunk(chunk)
+            (self.on_silence if silent and self.on_silence else self.on_chunk)(chunk)
 
     def remainder(self) -> np.ndarray:
         """What has not been handed on yet (the end of the stream)."""

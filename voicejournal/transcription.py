@@ -375,6 +375,10 @@ class StreamingTranscriber:
             self._worker.start()
         self._queue.put((offset, samples))
 
+    def skip(self, samples: np.ndarray) -> None:
+        """Count a stretch with no speech in it without transcribing it."""
+        self.handed += len(samples)
+
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             if self._error is None:  # after a failure, skip the rest; finish() reports it
@@ -419,7 +423,7 @@ class StreamingTranscriber:
 def transcribe_file(path: str | Path, transcriber: Transcriber) -> Transcript:
     """Transcribe a file of any length, decoding and transcribing it a block at a time."""
     streaming = StreamingTranscriber(transcriber, background=True)
-    chunker = SpeechChunker(streaming.on_chunk)
+    chunker = SpeechChunker(streaming.on_chunk, on_silence=streaming.skip)
     total = 0
     for block in iter_audio(path, block_s=10.0):
         total += block.size

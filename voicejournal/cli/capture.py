@@ -90,8 +90,10 @@ def register(cli: click.Group) -> None:
         Only the transcript goes to stdout; notes go to stderr. Files of any length work:
         they are decoded and transcribed a piece at a time.
         """
+        from voicejournal.audio import probe_duration
         from voicejournal.transcription import get_transcriber, transcribe_file
 
+        probe_duration(file)  # a missing or non-audio file is reported before the model loads
         config = common.load_config(model=model, language=language)
         transcriber = get_transcriber(config, ask=consent_asker())
         common.note(f"Transcribing {file} with {transcriber.model_name}…")
