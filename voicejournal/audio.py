@@ -269,7 +269,6 @@ class StreamingVad:
             self._state = np.stack([h, c])
             probs[rows] = np.asarray(out, dtype=np.float32).reshape(-1)
         return probs
-        return probs
 
 
 @dataclass
