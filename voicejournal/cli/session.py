@@ -124,6 +124,7 @@ def register(cli: click.Group) -> None:
         Hands-free: a pause ends an entry. Afterwards say "more", "that's all", "repeat that"
         or "skip" (or press Enter to go on, q to end). Ctrl-C stops and keeps everything.
         """
+        from voicejournal.cli.reflect import consent_asker
         from voicejournal.session import CheckinSession, FileListener, MicListener, TextListener
 
         if typed and input_file:
@@ -142,13 +143,13 @@ def register(cli: click.Group) -> None:
         if not no_reflect:
             from voicejournal.reflection import get_reflector
 
-            reflector = get_reflector(config, offline=offline)
+            reflector = get_reflector(config, offline=offline, ask=consent_asker())
         if typed:
             listener = TextListener(_read_typed)
         else:
             from voicejournal.transcription import get_transcriber
 
-            transcriber = get_transcriber(config)
+            transcriber = get_transcriber(config, ask=consent_asker())
             if input_file:
                 listener = FileListener(Path(input_file), transcriber, config)
             else:
