@@ -78,7 +78,7 @@ class FakeChatServer:
                 except ValueError:
                     body = {"_raw": raw.decode("utf-8", "replace")}
                 server.requests.append(body)
-                server.headers.append(dict(self.headers))
+                server.headers.append({k.lower(): v for k, v in self.headers.items()})
                 mode = server.mode
                 if mode in ("401", "429", "500", "503"):
                     kinds = {"401": "invalid_api_key", "429": "rate_limit_exceeded", "500": "server_error",

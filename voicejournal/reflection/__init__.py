@@ -131,6 +131,9 @@ class Reflector(ABC):
         """Like `reflect`, but yields each sentence as soon as it is ready and has passed the guard."""
         return self._stream(text, practice, history, progressive=True)
 
+    def _setup(self) -> None:  # noqa: B027  (optional hook, most backends need nothing)
+        """Get ready to generate (load a client, ask consent); raise BackendError if it can't."""
+
     @abstractmethod
     def _generate(self, request: ReflectionRequest) -> Iterator[str]:
         """Yield the reply in pieces (tokens or whole text). Raise BackendError on failure."""
@@ -205,6 +208,10 @@ class Reflector(ABC):
     def _generate_guarded(self, request: ReflectionRequest, progressive: bool,
                           accepted: list[str]) -> Generator[str, None, str | None]:
         """Run the backend under the time limit and the guard; return why it failed, or None."""
+        try:
+            self._setup()  # imports and consent: not counted against the model's time limit
+        except BackendError as exc:
+            return str(exc)
         deadline = time.monotonic() + max(1.0, float(self.config.timeout))
         buffer = ""
         held: list[str] = []  # while streaming, the first sentences wait until they prove on-topic

@@ -59,6 +59,9 @@ class OpenAIReflector(Reflector):
     def model(self) -> str | None:
         return self.config.llm_model
 
+    def _setup(self) -> None:
+        self._client_for_use()
+
     def _client_for_use(self):
         if self._client is not None:
             return self._client

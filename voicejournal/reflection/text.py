@@ -131,8 +131,13 @@ def to_second_person(text: str) -> str:
         out.append(rep)
         prev_word = low
     result = "".join(out)
-    # "you am" can't happen; "you is" can't either, but "was I" (questions) reads badly: caller avoids questions.
-    return result
+    # "Sam and I" -> "Sam and you" reads oddly; "you and Sam" is how it is said.
+    return re.sub(
+        r"(^|[,;]\s*|\b(?:when|because|then|so|but|that|after|before|while|and)\s+)((?:[Yy]our )?[A-Za-z][\w-]*) and you\b"
+        r"(?! (?:both|two))",
+        r"\1you and \2",
+        result,
+    )
 
 
 def has_second_person(text: str) -> bool:
