@@ -119,3 +119,11 @@ def test_checkin_input_file_one_pass_with_real_whisper(run, journal_path, tmp_pa
         assert w.getnframes() / w.getframerate() > 5  # greeting, prompt, reflection, closing
     listed = json.loads(run("list", "--json").output)
     assert listed[0]["id"] == entry.id
+
+
+def test_checkin_without_a_microphone_says_what_to_do(run, journal_path):
+    """This machine has no sound card: the hands-free check-in can't start, and says so."""
+    result = run("checkin", "--no-speak")
+    assert result.exit_code == 5
+    assert "--input FILE" in result.output and "Traceback" not in result.output
+    assert not journal_path.exists() or open_store(journal_path).all() == []

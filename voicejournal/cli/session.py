@@ -149,13 +149,15 @@ def register(cli: click.Group) -> None:
         else:
             from voicejournal.transcription import get_transcriber
 
+            if not input_file:
+                from voicejournal.audio import check_input_device
+
+                # No microphone: say so (and what to do instead) before loading models or greeting.
+                check_input_device(config.device)
             transcriber = get_transcriber(config, ask=consent_asker())
             if input_file:
                 listener = FileListener(Path(input_file), transcriber, config)
             else:
-                from voicejournal.audio import check_input_device
-
-                check_input_device(config.device)  # no microphone: say so before greeting anyone
                 listener = MicListener(config, transcriber, ui=view)
         speaker = _speaker_for(config, speak_to, also_play, no_speak)
         session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=view,
