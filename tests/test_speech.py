@@ -222,3 +222,19 @@ def test_config_never_shows_the_api_key(run, monkeypatch):
     result = run("config")
     assert "sk-secret" not in result.output and "not shown" in result.output
     assert "sk-secret" not in run("config", "--json").output
+
+
+def test_config_says_where_each_setting_comes_from(run, vj_home, monkeypatch):
+    vj_home.mkdir(parents=True, exist_ok=True)
+    (vj_home / "config.toml").write_text('rate = 140\nvoice = "gmw/en-us"\n', encoding="utf-8")
+    monkeypatch.setenv("VOICEJOURNAL_VOLUME", "0.5")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://user:hunter2@127.0.0.1:8080/v1")
+    import json
+
+    data = json.loads(run("config", "--json").output)
+    assert data["rate"] == 140 and data["sources"]["rate"] == "config.toml"
+    assert data["volume"] == 0.5 and data["sources"]["volume"] == "environment"
+    assert data["sources"]["model"] == "default"
+    text = run("config").output
+    assert "hunter2" not in text and "hunter2" not in json.dumps(data)
+    assert "rate = 140" in text and "# config.toml" in text

@@ -251,17 +251,33 @@ def register(cli: click.Group) -> None:
     @json_option
     def show_config(as_json):
         """Show the settings in effect (flags > environment > config.toml > defaults)."""
-        from voicejournal.config import config_path, default_journal_path
+        import os
+
+        from voicejournal.config import ENV_PREFIX, config_path, default_journal_path, read_config_file
 
         config = cli_config()
-        values = {f.name: getattr(config, f.name) for f in fields(config)}
+        in_file = read_config_file(config_path())
+        values, sources = {}, {}
+        for f in fields(config):
+            value = getattr(config, f.name)
+            values[f.name] = _hide_password(value) if f.name.endswith("url") else value
+            if os.environ.get(ENV_PREFIX + f.name.upper()):
+                sources[f.name] = "environment"
+            elif f.name == "base_url" and os.environ.get("OPENAI_BASE_URL"):
+                sources[f.name] = "environment"
+            elif f.name in in_file:
+                sources[f.name] = "config.toml"
+            else:
+                sources[f.name] = "default"
         if as_json:
-            print_json(values | {"journal": str(default_journal_path()), "config_file": str(config_path())})
+            print_json(values | {"journal": str(default_journal_path()), "config_file": str(config_path()),
+                                 "sources": sources})
             return
         click.echo(f"# settings file: {config_path()}" + ("" if config_path().exists() else " (not created)"))
         click.echo(f"# journal: {default_journal_path()}")
         for name, value in values.items():
-            click.echo(f"{name} = {_toml(value)}")
+            line = f"{name} = {_toml(value)}"
+            click.echo(f"{line:<40} # {sources[name]}" if "#" not in line else line)
         if config.api_key:
             click.echo("# an API key is set in the environment (not shown)")
 
@@ -296,6 +312,15 @@ def _journal_for_doctor() -> Path:
     given = journal_path()
     path = Path(given).expanduser() if given else default_journal_path()
     return path / "journal.json" if path.is_dir() else path
+
+
+def _hide_password(url):
+    """A URL with any user:password@ part replaced, so `config` output can be shared safely."""
+    if not isinstance(url, str) or "@" not in url:
+        return url
+    import re
+
+    return re.sub(r"//[^/@]*@", "//[hidden]@", url)
 
 
 def _toml(value) -> str:
