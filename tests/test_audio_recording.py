@@ -1,0 +1,113 @@
+"""The real recording path: sounddevice capturing from a virtual microphone in real time.
+
+A private PulseAudio daemon (tests/vaudio.py) provides the microphone; the test plays
+recordings into it while the code under test records in a subprocess (ALSA reads its
+configuration when sounddevice is imported, so the process must start with the daemon's
+environment). Each take must end by itself on the trailing silence, and the streamed
+transcript must match what was played.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from audio_testkit import SAMPLES, reference, wer
+
+pytestmark = pytest.mark.slow
+
+VCTK = SAMPLES / "vctk_p225_001-002.wav"
+
+# Records `takes` times; prints READY before each take and one JSON line after it.
+PROBE = r"""
+import json, sys, time
+from voicejournal.audio import Recorder
+from voicejournal.config import Config
+from voicejournal.transcription import StreamingTranscriber, get_transcriber
+
+silence, max_s, takes = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+config = Config(silence_seconds=silence, max_seconds=max_s)
+transcriber = get_transcriber(config)
+for _ in range(takes):
+    streaming = StreamingTranscriber(transcriber)
+    print("READY", flush=True)
+    recording = Recorder(config).record(on_chunk=streaming.on_chunk)
+    stopped = time.monotonic()
+    text = streaming.finish(recording.samples).text if recording.has_speech else ""
+    print(json.dumps({"ended_by": recording.ended_by, "duration_s": recording.duration_s,
+                      "speech_s": recording.speech_s, "has_speech": recording.has_speech,
+                      "chunks": streaming.handed > 0, "text": text,
+                      "finish_s": time.monotonic() - stopped}), flush=True)
+"""
+
+
+def _takes(proc, actions) -> list[dict]:
+    """Run `actions[i]()` when take i is ready; collect each take's JSON result."""
+    results = []
+    for line in proc.stdout:
+        line = line.decode() if isinstance(line, bytes) else line
+        if line.startswith("READY"):
+            actions[len(results)]()
+        elif line.startswith("{"):
+            results.append(json.loads(line))
+    proc.wait(timeout=30)
+    return results
+
+
+def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> None:
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, "1.5", "3", "1"], env=virtual_audio.env,
+                            stdout=subprocess.PIPE, text=True)
+    first = _takes(proc, [lambda: None])  # nobody speaks: the take runs to its maximum
+    assert first[0]["ended_by"] == "max" and not first[0]["has_speech"]
+    assert first[0]["duration_s"] == pytest.approx(3.0, abs=0.2)
+
+    # silence_seconds at its default, 2.5 s: longer than the 1.8 s pause between the two sentences
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, "2.5", "30", "1"], env=virtual_audio.env,
+                            stdout=subprocess.PIPE, text=True)
+    started = time.monotonic()
+    [take] = _takes(proc, [lambda: virtual_audio.play_into_mic(VCTK)])
+    assert take["ended_by"] == "silence", take
+    # 6.4 s of speech + 2.5 s of silence to end it; nowhere near the 30 s maximum
+    assert 8.0 < take["duration_s"] < 12.0 and time.monotonic() - started < 25
+    assert take["speech_s"] > 3.0
+    assert wer(reference(VCTK.name), take["text"]) <= 0.10, take["text"]
+    # the last words were transcribed while the recorder waited out the silence
+    assert take["chunks"], "speech was handed to the transcriber before the take ended"
+
+
+def test_keys_and_ctrl_c(virtual_audio) -> None:
+    """Enter ends a take and q ends the session (read from a terminal); Ctrl-C keeps the take."""
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, "5", "20", "2"], env=virtual_audio.env,
+                            stdin=follower, stdout=subprocess.PIPE)
+    os.close(follower)
+
+    def speak_then(key: bytes):
+        def act() -> None:
+            virtual_audio.play_into_mic(VCTK)
+            time.sleep(4.0)  # mid-sentence: only the key can end the take now
+            os.write(leader, key)
+        return act
+
+    enter, quit_ = _takes(proc, [speak_then(b"\n"), speak_then(b"q")])
+    os.close(leader)
+    assert enter["ended_by"] == "enter" and quit_["ended_by"] == "quit"
+    assert 3.5 < enter["duration_s"] < 6.5 and enter["has_speech"]
+
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, "5", "20", "1"], env=virtual_audio.env,
+                            stdout=subprocess.PIPE, text=True)
+
+    def interrupt() -> None:
+        virtual_audio.play_into_mic(VCTK)
+        time.sleep(4.0)
+        proc.send_signal(signal.SIGINT)
+
+    [take] = _takes(proc, [interrupt])
+    assert take["ended_by"] == "interrupt" and take["has_speech"]
+    assert take["duration_s"] > 3.0 and "stella" in take["text"].lower()
