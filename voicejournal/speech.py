@@ -136,23 +136,33 @@ class Pyttsx3Engine:
             raise DeviceError(self._broken)
         with self._lock:
             spoken = self._configure(text, voice, rate, volume)
-            folder = Path(tempfile.mkdtemp(prefix="voicejournal-tts-"))
-            path = folder / "utterance.wav"
-            self._done.clear()
-            timeout = min(RENDER_TIMEOUT_S, 5.0 + len(text) / 20)
-            try:
-                # save_to_file prints "Audio saved to ..." from the driver's callback: keep
-                # stdout clean for scripts (the print happens before the event we wait for).
-                with contextlib.redirect_stdout(io.StringIO()):
-                    self._engine.save_to_file(spoken, str(path))
-                    self._engine.runAndWait()
-                    finished = self._done.wait(timeout)
-                if not finished:
-                    self._broken = "The speech engine stopped responding, so the rest is shown but not spoken."
-                    raise DeviceError(self._broken)
-                return _read_complete_wav(path, wait_s=2.0)
-            finally:
-                shutil.rmtree(folder, ignore_errors=True)
+            # Under heavy load the driver has been seen to write an empty file for an utterance
+            # (its state is shared between threads); one fresh attempt gets the audio.
+            for _attempt in range(2):
+                sound = self._render_once(spoken, len(text))
+                if sound.frames:
+                    return sound
+                log.info("the speech engine wrote no audio for %d characters; trying once more", len(text))
+        raise DeviceError("The speech engine did not produce any audio; the text is shown instead.")
+
+    def _render_once(self, spoken: str, length: int) -> Sound:
+        folder = Path(tempfile.mkdtemp(prefix="voicejournal-tts-"))
+        path = folder / "utterance.wav"
+        self._done.clear()
+        timeout = min(RENDER_TIMEOUT_S, 5.0 + length / 20)
+        try:
+            # save_to_file prints "Audio saved to ..." from the driver's callback: keep stdout
+            # clean for scripts (the print happens before the event we wait for).
+            with contextlib.redirect_stdout(io.StringIO()):
+                self._engine.save_to_file(spoken, str(path))
+                self._engine.runAndWait()
+                finished = self._done.wait(timeout)
+            if not finished:
+                self._broken = "The speech engine stopped responding, so the rest is shown but not spoken."
+                raise DeviceError(self._broken)
+            return _read_complete_wav(path, wait_s=1.0)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _configure(self, text: str, voice: str | None, rate: int | None, volume: float | None) -> str:
         """Apply the voice settings; returns the text to render (espeak gets them embedded).
@@ -203,18 +213,19 @@ def _no_engine_message(exc: BaseException) -> str:
 
 
 def _read_complete_wav(path: Path, wait_s: float) -> Sound:
-    """Read a WAV the driver wrote, waiting briefly until its header and data agree."""
+    """Read a WAV the driver wrote, waiting briefly until it holds audio and its header and data agree."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             with wave.open(str(path), "rb") as w:
                 frames = w.readframes(w.getnframes())
-                if w.getsampwidth() == 2 and w.getnchannels() == 1 and len(frames) == w.getnframes() * 2:
+                complete = w.getsampwidth() == 2 and w.getnchannels() == 1 and len(frames) == w.getnframes() * 2
+                if complete and (frames or time.monotonic() > deadline):
                     return Sound(frames=frames, rate=w.getframerate())
         except (FileNotFoundError, EOFError, wave.Error):
             pass
         if time.monotonic() > deadline:
-            raise DeviceError("The speech engine did not produce any audio; the text is shown instead.")
+            return Sound(frames=b"", rate=22050)  # the caller decides whether to try again
         time.sleep(0.01)
 
 
