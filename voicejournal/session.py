@@ -148,11 +148,22 @@ def classify_answer(text: str) -> str | None:
         return "end"
     if _has_phrase(said, _MORE):
         return "more"
+    if said.endswith(" all") and len(said.split()) <= 4:  # "that's all" misheard: "next all", "dat's all"
+        return "end"
     import difflib
 
     candidates = {p: "end" for p in _END} | {p: "more" for p in _MORE} | {p: "repeat" for p in _REPEAT}
     close = difflib.get_close_matches(said, list(candidates), n=1, cutoff=0.75)
     return candidates[close[0]] if close else None
+
+
+# Whisper's prompt biases it towards the words it expects: a short answer is one of these.
+ANSWER_PROMPT = "Yes, more. No, that's all. Done. Stop. Repeat that. Skip."
+
+
+def transcribe_answer(transcriber: Transcriber, samples: Any) -> str:
+    """The transcript of a short spoken answer, with Whisper primed for the answers we offer."""
+    return transcriber.transcribe(samples, prompt=ANSWER_PROMPT).text
 
 
 @dataclass
@@ -223,7 +234,7 @@ class MicListener(Listener):
         recording = Recorder(self.answer_config, self.ui).record()
         # A "yes" is shorter than the second of voice an entry needs: any voice counts here.
         spoke = recording.speech_s > 0.15
-        text = self.transcriber.transcribe(recording.samples).text if spoke else ""
+        text = transcribe_answer(self.transcriber, recording.samples) if spoke else ""
         return Heard(ended_by=recording.ended_by, samples=recording.samples, text=text, has_speech=spoke)
 
 
