@@ -83,3 +83,18 @@ def test_remote_backend_that_is_down_is_reported(tmp_path):
                                             mic=False)}
     assert not checks["reflection"].ok and checks["reflection"].fix
     assert checks["journal"].ok
+
+
+def test_journal_check_on_an_encrypted_journal(tmp_path, monkeypatch):
+    from voicejournal.crypto import KdfParams, encrypt_journal
+
+    path = tmp_path / "journal.json"
+    open_store(path).add(Entry(transcript="private"))
+    encrypt_journal(path, "correct horse", KdfParams(log2_n=10))
+    monkeypatch.delenv("VOICEJOURNAL_PASSPHRASE", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    locked = check_journal(path)
+    assert locked.ok and "encrypted" in locked.detail
+    monkeypatch.setenv("VOICEJOURNAL_PASSPHRASE", "correct horse")
+    opened = check_journal(path)
+    assert opened.ok and "1 entries, encrypted" in opened.detail

@@ -130,20 +130,26 @@ def check_reflection(config: Config) -> Check:
 
 def check_journal(path: Path) -> Check:
     """Path, permissions, entry count and whether the lock can be taken."""
-    from voicejournal.store import JournalStore
+    from voicejournal import crypto
+    from voicejournal.store import open_store
 
     if not path.exists():
         return Check("journal", True, f"{path} (not created yet; the first entry creates it)")
     mode = stat.S_IMODE(os.stat(path).st_mode)
-    store = JournalStore(path)
+    encrypted = crypto.is_encrypted_file(path)
+    try:
+        store = open_store(path)  # nobody to ask: an encrypted journal needs the keyring or the variable
+    except crypto.PassphraseNeeded:
+        return Check("journal", True, f"{path}: encrypted ({oct(mode)}); entries not counted without the passphrase")
     count = store.count()
     with store._locked():  # a stuck lock shows up here as JournalLocked
         pass
     store.close()
+    path_note = "encrypted, " if encrypted else ""
     if mode & 0o077:
         return Check("journal", False, f"{path}: {count} entries, but readable by others ({oct(mode)})",
                      f"chmod 600 {path}")
-    return Check("journal", True, f"{path}: {count} entries, private ({oct(mode)}), lock free")
+    return Check("journal", True, f"{path}: {count} entries, {path_note}private ({oct(mode)}), lock free")
 
 
 def run_checks(config: Config, journal: Path, speak_to: Path | None = None, mic: bool = True) -> list[Check]:
