@@ -335,3 +335,16 @@ def test_small_step_set_last_time_is_asked_about(store):
 
     follow = followup_prompt(store.all())
     assert follow and follow in greeting
+
+
+def test_ctrl_c_stops_the_voice_at_once(store):
+    class StoppableSpeaker(SilentSpeaker):
+        stopped = False
+
+        def stop(self) -> None:
+            self.stopped = True
+
+    listener = ScriptedListener([spoken_entry()], [])
+    speaker = StoppableSpeaker()
+    session = CheckinSession(store, Config(), listener, speaker, reflector=InterruptingReflector(), seed=1)
+    assert session.run().interrupted and speaker.stopped

@@ -238,3 +238,19 @@ def test_config_says_where_each_setting_comes_from(run, vj_home, monkeypatch):
     text = run("config").output
     assert "hunter2" not in text and "hunter2" not in json.dumps(data)
     assert "rate = 140" in text and "# config.toml" in text
+
+
+def test_stop_drops_what_was_still_to_be_said():
+    """Ctrl-C: the rest of the reflection is not played out first."""
+    player = RecordingPlayer(delay_s=0.3)
+    speaker = Pyttsx3Speaker(Config(), player=player)
+    talker = threading.Thread(target=speaker.say, args=("One. Two. Three. Four. Five. Six.",))
+    talker.start()
+    time.sleep(0.4)
+    speaker.stop()
+    started = time.monotonic()
+    talker.join(timeout=10)
+    speaker.close()
+    assert time.monotonic() - started < 1.0
+    assert len(player.played) <= 3
+    assert speaker.take_problem() is None  # stopping was asked for: nothing to explain

@@ -405,6 +405,7 @@ class CheckinSession:
         except KeyboardInterrupt:
             self.result.interrupted = True
             self.result.ended_by = "interrupt"
+            self.speaker.stop()
         finally:
             self.speaker.close()
         return self.result

@@ -242,6 +242,15 @@ class Player:
 
     def __init__(self, device: str | None = None) -> None:
         self.device = device
+        self._process: subprocess.Popen | None = None
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Cut off what is playing now (Ctrl-C: the person wants quiet, not the rest of a sentence)."""
+        self._stopped = True
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.terminate()
 
     def play(self, sound: Sound) -> None:
         """Play and wait until done; raises DeviceError when there is no way to play."""
@@ -264,14 +273,24 @@ class Player:
                         "or use --speak-to FILE to save them as a WAV."
                     )
                 command = ["aplay", "-q"] + (["-D", self.device] if self.device else []) + [str(path)]
+            if self._stopped:
+                return
             try:
-                done = subprocess.run(
-                    command, capture_output=True, text=True, timeout=sound.duration_s + 15.0, check=False
+                self._process = subprocess.Popen(
+                    command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
                 )
+                _, stderr = self._process.communicate(timeout=sound.duration_s + 15.0)
             except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.communicate()
                 raise DeviceError("The speaker stopped responding; the text is shown instead.") from None
-            if done.returncode != 0:
-                detail = (done.stderr or "").strip().splitlines()
+            except OSError as exc:
+                raise DeviceError(f"The audio player could not start ({exc.strerror}).") from None
+            returncode, self._process = self._process.returncode, None
+            if self._stopped:
+                return
+            if returncode != 0:
+                detail = (stderr or "").strip().splitlines()
                 raise DeviceError(
                     "No speaker or audio output is available"
                     + (f" ({detail[-1]})" if detail else "")
@@ -348,6 +367,10 @@ class Speaker(ABC):
         """Release devices and finish files."""
         self._drain()
 
+    def stop(self) -> None:
+        """Stop speaking now and drop whatever was still to be said (after Ctrl-C)."""
+        return None
+
 
 class SilentSpeaker(Speaker):
     """Says nothing (`--no-speak`, or when speech is unavailable). `reason` explains why, if any."""
@@ -416,6 +439,17 @@ class Pyttsx3Speaker(Speaker):
             # Wait with a bound: each play call has its own time-out, so this always ends.
             self._queue.join()
 
+    def stop(self) -> None:
+        self.problem = self.problem or "stopped"
+        self._problem_told = True  # stopping was the person's choice: nothing to explain
+        while True:
+            try:
+                self._queue.get_nowait()
+                self._queue.task_done()
+            except queue.Empty:
+                break
+        self._player.stop()
+
 
 class WavSpeaker(Speaker):
     """Writes everything it says, in order, into one WAV file (rewritten after each sentence)."""
@@ -482,6 +516,10 @@ class TeeSpeaker(Speaker):
     def close(self) -> None:
         for speaker in self.speakers:
             speaker.close()
+
+    def stop(self) -> None:
+        for speaker in self.speakers:
+            speaker.stop()
 
 
 def _resample_pcm16(frames: bytes, src: int, dst: int) -> bytes:
