@@ -198,3 +198,18 @@ def test_no_microphone_is_a_clear_device_error() -> None:
 def test_wav_bytes_are_plain_pcm(speech: np.ndarray) -> None:
     with wave.open(io.BytesIO(to_wav_bytes(speech[:1600]))) as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 16000)
+
+
+def test_missing_portaudio_is_a_clear_device_error() -> None:
+    # As on a machine without libportaudio2: the library lookup finds nothing.
+    code = (
+        "import ctypes.util, sys\n"
+        "find = ctypes.util.find_library\n"
+        "ctypes.util.find_library = lambda name: None if 'portaudio' in name else find(name)\n"
+        "from voicejournal.cli import cli\n"
+        "cli(['devices'], prog_name='voicejournal')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 5
+    assert "PortAudio is not installed" in done.stderr and "libportaudio2" in done.stderr
+    assert "Traceback" not in done.stderr

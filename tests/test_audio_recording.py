@@ -82,7 +82,7 @@ def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> No
 
 
 def test_keys_and_ctrl_c(virtual_audio) -> None:
-    """Enter ends a take and q ends the session (read from a terminal); Ctrl-C keeps the take."""
+    """Space pauses, Enter ends a take, q ends the session (from a terminal); Ctrl-C keeps the take."""
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "5", "20", "2"], env=virtual_audio.env,
                             stdin=follower, stdout=subprocess.PIPE)
@@ -95,10 +95,18 @@ def test_keys_and_ctrl_c(virtual_audio) -> None:
             os.write(leader, key)
         return act
 
-    enter, quit_ = _takes(proc, [speak_then(b"\n"), speak_then(b"q")])
+    def pause_then_enter() -> None:
+        time.sleep(1.0)
+        os.write(leader, b" ")  # pause: the next 3 s are not recorded
+        time.sleep(3.0)
+        os.write(leader, b" ")
+        speak_then(b"\n")()
+
+    enter, quit_ = _takes(proc, [pause_then_enter, speak_then(b"q")])
     os.close(leader)
     assert enter["ended_by"] == "enter" and quit_["ended_by"] == "quit"
-    assert 3.5 < enter["duration_s"] < 6.5 and enter["has_speech"]
+    # 1 s before the pause + 4 s of speech after it; the paused 3 s are left out
+    assert 4.0 < enter["duration_s"] < 6.8 and enter["has_speech"]
 
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "5", "20", "1"], env=virtual_audio.env,
                             stdout=subprocess.PIPE, text=True)
