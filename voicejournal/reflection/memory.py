@@ -45,7 +45,8 @@ def related_entries(
     past = [e for e in history if e.transcript and e.safety is None]
     if not past:
         return []
-    docs = [Counter(tx.content_words(e.transcript)) for e in past]
+    features = [_features(e.transcript) for e in past]
+    docs = [f[0] for f in features]
     query = Counter(tx.content_words(text))
     n = len(docs)
     df: Counter[str] = Counter()
@@ -59,12 +60,11 @@ def related_entries(
     names = {t.name for t in themes if t.name in NARRATIVES + PATTERNS}
 
     scored: list[Related] = []
-    for entry, doc in zip(past, docs, strict=True):
+    for entry, doc, (_, their_people) in zip(past, docs, features, strict=True):
         shared = [w for w in q_vec if w in doc]
         dot = sum(q_vec[w] * (1 + math.log(doc[w])) * idf[w] for w in shared)
         d_norm = math.sqrt(sum(((1 + math.log(c)) * idf.get(w, 1.0)) ** 2 for w, c in doc.items())) or 1.0
         cosine = dot / (q_norm * d_norm)
-        their_people = {p.lower() for p in extract_details(entry.transcript).people}
         shared_people = sorted(people & their_people)
         shared_themes = sorted(names & {t.name for t in entry.themes})
         score = cosine + NAME_BONUS * bool(shared_people) + THEME_BONUS * len(shared_themes)
@@ -72,6 +72,22 @@ def related_entries(
             scored.append(Related(entry, round(score, 3), shared_people, shared_themes, sorted(shared)[:8]))
     scored.sort(key=lambda r: (r.score, r.entry.created_at), reverse=True)
     return scored[:limit]
+
+
+_CACHE: dict[str, tuple[Counter[str], frozenset[str]]] = {}
+_CACHE_MAX = 20000
+
+
+def _features(transcript: str) -> tuple[Counter[str], frozenset[str]]:
+    """An entry's weighted words and people, computed once per process (a check-in session or
+    `retry` reflects on many entries against the same journal)."""
+    hit = _CACHE.get(transcript)
+    if hit is None:
+        if len(_CACHE) >= _CACHE_MAX:
+            _CACHE.clear()
+        hit = (Counter(tx.content_words(transcript)), frozenset(p.lower() for p in extract_details(transcript).people))
+        _CACHE[transcript] = hit
+    return hit
 
 
 def how_long_ago(then: datetime, now: datetime | None = None) -> str:
