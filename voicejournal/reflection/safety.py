@@ -70,6 +70,22 @@ _CRISIS_RULES: list[tuple[str, str, str]] = [
     ("suicide", LEVEL_CRISIS, r"\bno point (?:anymore|any more|to anything|in anything|in trying anymore)\b"),
     ("suicide", LEVEL_CRISIS, r"\b(?:want|wanna|wish i could|wish to|going to) (?:to )?(?:stop existing|not exist|cease to exist|stop living|not be alive)\b"),
     ("danger", LEVEL_DANGER, r"\b(?:scared|afraid|terrified|frightened) (?:to go|of going|to be) (?:back )?home\b(?! (?:alone at night|in the dark))"),
+    ("plan", LEVEL_CRISIS, r"\b(?:pills|tablets|knife|blade|razor|rope|gun) (?:is |are )?(?:right )?(?:next to me|beside me|in front of me|in my hand)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:driv\w*|crash\w*|steer\w*) (?:my car |the car )?(?:into|off) (?:a |the )?(?:wall|tree|bridge|cliff|river|lorry|truck|oncoming traffic)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:made|have|got|making|worked out) a plan\b.{0,40}\b(?:do it|end it|go through with it)\b|\bknow (?:when|how) i'?(?:ll| will| am going to|'m going to) do it\b"),
+    ("goodbye", LEVEL_CRISIS, r"\b(?:said|saying|say) (?:all )?my goodbyes\s*(?:$|[.!?,;]|and\b|to everyone)"),
+    ("danger", LEVEL_DANGER, r"\b(?:he|she|they)(?:'ll| will|'d| would| is going to|'s going to| are going to|'re going to) (?:kill|hurt) me\b.{0,30}\bif i\b|\bif i (?:leave|go|tell|try)\b.{0,30}\b(?:he|she|they)(?:'ll| will|'d| would| is going to) (?:kill|hurt) me\b"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:bus|car|train|truck|lorry) (?:would |could |might |to )?(?:just )?(?:take me out|hit me|run me over|end it)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:painless|quick|easy|quickest|best) ways? to (?:go|die|do it|end it|kill myself)\b|\bways to (?:die|kill myself|end my life)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:everything|all|what) i need to do it\b"),
+    ("self-harm", LEVEL_CRISIS, r"\b(?:started|begun|began|back to|been|keep|kept|am|i'?m) cutting\b(?! (?:back|down|out|the|my hair|onions|vegetables|costs|ties|class|corners))"),
+    ("suicide", LEVEL_CRISIS, r"\b(?:want|wish|need) (?:for )?(?:everything|it all|the world|life|all of it) to (?:stop|end)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bwon'?t be (?:a problem|a burden|in the way|anyone'?s problem) (?:for anyone |to anyone |for anybody |to you all )?(?:much longer|for long|soon|anymore|any more)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bbetter off dead\b"),
+    ("suicide", LEVEL_CRISIS, r"\bcan'?t see myself (?:being here|being alive|being around|living|making it|still here)\b"),
+    ("suicide", LEVEL_CRISIS, r"\bready to go\b.{0,40}\bmade (?:my )?peace\b|\bmade (?:my )?peace\b.{0,40}\bready to go\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:he|she|they|my \w+) (?:pushed|pushes|shoved|threw|dragged) me (?:down|into|against|over|off|out of|onto|to the)\b"),
+    ("danger", LEVEL_DANGER, r"\b(?:knife|bat|weapon|pepper spray) under my (?:pillow|bed)\b"),
     # plans, means, goodbyes
     ("plan", LEVEL_CRISIS, r"\b(?:overdose|overdosing|od'?ing|od) on\b|\boverdos(?:e|ing)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:took|take|taking|swallow|swallowed|stockpil\w*|saving up|saved up|hoarding|collected|counting) (?:all )?(?:of )?(?:my |the |some |enough |a lot of |all the |a bottle of |a handful of )?(?:pills|tablets|sleeping pills|painkillers|meds|medication)\b(?! (?:for|this|every|with|as|at))"),
@@ -104,8 +120,9 @@ _NOT_CRISIS_CONTEXT = re.compile(
     r"volunteer\w*|hotline shift|essay|thesis|character|song|lyrics|game|video game|history of|news|"
     r"in the story|crossword|the plot|heart attack|shaving|chopping|cooking|kitchen|knife slipped|by accident|"
     r"accidentally|paper cut|at the gym|lifting|playing|football|tripped|fell over|ankle|knee|wrist brace|"
-    r"sunburn|oven|iron|onions?|laughing|laughter|embarrassment|boredom|cringe|for a coffee|for a nap|"
-    r"to die for|dying to|laughed|pillow|joking|jokingly|playfully|tickl\w*)\b",
+    r"sunburn|oven|iron|onions?|laughing|laughter|embarrass\w*|boredom|cringe|for a coffee|for a nap|this morning|"
+    r"lie in|snooze|alarm clock|rather die than|"
+    r"to die for|dying to|laughed|with a pillow|pillow fight|joking|jokingly|playfully|tickl\w*)\b",
     re.IGNORECASE,
 )
 
@@ -118,7 +135,8 @@ _NEGATION_BEFORE = re.compile(
 # ...unless the negation itself is part of the distress ("I can't stop thinking about killing myself").
 _NEGATION_EXCEPTIONS = re.compile(
     r"\b(?:can'?t stop|couldn'?t stop|cannot stop|not sure|don'?t know|do not know|can'?t promise|"
-    r"not sure i won'?t|no longer want|don'?t want to be here|can'?t keep|not able to stop|can'?t help)\b",
+    r"not sure i won'?t|no longer want|don'?t want to be here|can'?t keep|not able to stop|can'?t help|"
+    r"don'?t deserve|do not deserve)\b",
     re.IGNORECASE,
 )
 # Clearly in the past, and said as past ("I used to self-harm as a teenager").
@@ -159,6 +177,13 @@ def check_crisis(text: str) -> CrisisCheck:
             hits.append((reason, level, flat[m.start() : m.end()]))
             break
     if not hits:
+        said = _ideation(lower)
+        if said:
+            hits.append(("suicide", LEVEL_CRISIS, said))
+        feared = _danger(lower)
+        if feared:
+            hits.append(("danger", LEVEL_DANGER, feared))
+    if not hits:
         return CrisisCheck(safety=None)
     levels = {level for _, level, _ in hits}
     level = LEVEL_DANGER if levels == {LEVEL_DANGER} else LEVEL_CRISIS
@@ -167,6 +192,65 @@ def check_crisis(text: str) -> CrisisCheck:
         safety=Safety(level=level, reason=", ".join(reasons) + " language"),
         matches=[m for _, _, m in hits],
     )
+
+
+# Ideation said in words no fixed phrase foresaw: in one sentence, the person (I / my), something
+# about their own death or not living, and wanting, planning, imagining or relief.
+_SELF = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|me|my|myself)\b")
+_DEATH = re.compile(
+    r"\b(?:to die|i die|i'?d die|be dead|being dead|i was dead|i were dead|my (?:own )?(?:death|funeral)|suicid\w*|"
+    r"(?:be|stay|being|staying|am|feel) alive|to live(?! (?:in|with|at|near|there|here|like|on|abroad|alone|together|"
+    r"for|by|up|out|off|without))|(?:to )?not exist|exist(?:ing)? (?:anymore|any more)|stop existing|"
+    r"(?:not|never|don'?t|won'?t) wake up|(?:sleep|asleep) forever|end it(?! (?:with|for|there|early|off))(?: all)?|"
+    r"end(?:ing)? (?:my life|everything)|out of (?:this|my) life|overdose|medicine cabinet|(?:the|my|all the|those) pills|"
+    r"rope|noose)\b"
+)
+_WANT = re.compile(
+    r"\b(?:want|wanted|wanna|wish|wishing|hope|hoping|going to|gonna|plan|planning|planned|thinking (?:about|of)|"
+    r"think about|thought about|imagin\w*|fantasi\w*|ready to|waiting to|tired of|deserve|easier if|better if|"
+    r"better off|relieved|relief|can'?t wait to|reading about|read about|looked up|searching|ways to|how to|"
+    r"would rather|rather be|long to|longing|tempted|urge)\b"
+)
+_LIFE = re.compile(r"alive|live|exist")
+_AGAINST_LIFE = re.compile(r"\b(?:not|never|no|don'?t|won'?t|can'?t|tired of|sick of|stop|stopping|fighting|deserve|point|"
+                           r"reason|without|anymore|any more)\b|n't\b")
+_CUE_NEGATED = re.compile(r"\b(?:don'?t|do not|never|not|won'?t|wouldn'?t|no longer|not going to)\s+(?:\w+\s+){0,1}$")
+
+
+_FEAR = re.compile(r"\b(?:terrified|scared|afraid|frightened|unsafe|not safe|in danger|fear for)\b")
+_SOMEONE = re.compile(r"\b(?:he|she|they|him|her|them|my (?:ex|partner|husband|wife|boyfriend|girlfriend|dad|father|"
+                      r"stepdad|stepfather|mother|mum|mom|stepmum|stepmom|brother|flatmate|roommate))\b")
+_THREAT = re.compile(r"\b(?:broke in|broken in|break in|threaten\w*|make me pay|hurt me|hit me|follow\w* me|stalk\w*|"
+                     r"smash\w*|grabb?\w* me|strangl\w*|chok\w* me|knife|gun|weapon|kill me|beat me|rap\w+ me|"
+                     r"won'?t let me (?:leave|go))")
+
+
+def _danger(lower: str) -> str | None:
+    for clause in re.split(r"[.!?;\n]+", lower):
+        if _FEAR.search(clause) and _SOMEONE.search(clause) and _THREAT.search(clause):
+            if not _NOT_CRISIS_CONTEXT.search(clause):
+                return clause.strip()
+    return None
+
+
+def _ideation(lower: str) -> str | None:
+    for clause in re.split(r"[.!?;\n]+", lower):
+        if not _SELF.search(clause) or _NOT_CRISIS_CONTEXT.search(clause):
+            continue
+        death = _DEATH.search(clause)
+        want = _WANT.search(clause)
+        if not death or not want:
+            continue
+        if _PAST.search(clause) and not _CURRENT.search(clause):
+            continue
+        first = min(death.start(), want.start())
+        negated = _CUE_NEGATED.search(clause[max(0, first - 30) : first])
+        if negated and not _LIFE.search(death.group(0)) and not _NEGATION_EXCEPTIONS.search(clause):
+            continue  # "I don't want to die" is not ideation; "I don't want to be alive" is
+        if _LIFE.search(death.group(0)) and not _AGAINST_LIFE.search(clause):
+            continue  # "I want to live by the sea" is the opposite of ideation
+        return clause.strip()
+    return None
 
 
 def is_crisis(text: str) -> bool:
