@@ -78,7 +78,8 @@ def test_streaming_is_as_good_as_whole_file(whisper: WhisperTranscriber) -> None
     assert wer(ref, streamed.text) <= wer(ref, whole.text) + 0.01, (streamed.text, whole.text)
     assert streamed.duration_s == pytest.approx(entry.size / SAMPLE_RATE)
     starts = [s.start for s in streamed.segments]
-    assert starts == sorted(starts) and starts[-1] > 25  # times count from the start of the entry
+    # times count from the start of the entry: the second recording begins at 23.3 s
+    assert starts == sorted(starts) and starts[-1] >= 23 and streamed.segments[-1].end > 40
 
 
 def test_transcribe_file_of_any_format(whisper: WhisperTranscriber, tmp_path: Path) -> None:
