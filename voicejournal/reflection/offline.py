@@ -107,8 +107,16 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
             n = len(piece.split())
             if n < 3 or n > 22 or "?" in piece or _QUESTION_START.match(piece):
                 continue
-            if tx.has_second_person(piece) or '"' in piece:
+            if tx.has_second_person(piece):
+                # "my daughter hugged me and said I love you": keep what comes before the quote
+                cut = re.split(r",?\s+\b(?:and )?(?:said|says|told me|asked|texted|wrote|goes)\b", piece, maxsplit=1)[0]
+                if cut == piece or tx.has_second_person(cut) or len(cut.split()) < 4:
+                    continue
+                piece = cut
+            if '"' in piece:
                 continue
+            if not tx.content_words(piece):
+                continue  # "I don't know" says nothing to say back
             if not _FIRST_PERSON.search(piece):
                 if not (_SUBJECT_START.match(piece) or any(piece.startswith(p) for p in people)):
                     continue
@@ -159,6 +167,12 @@ _HEDGE = re.compile(
 )
 
 
+# "that {trigger}" needs a whole clause ("people always leave"), not "waiting for people to leave".
+_CLAUSE_START = re.compile(
+    r"^(?:i|i'm|im|i've|i'd|i'll|we|people|everyone|everybody|nobody|no one|noone|they|he|she|if|my|nothing|all|"
+    r"someone|no|asking|being|needing|[A-Z][a-z]+ (?:always|never|will|would|is|was))\b", re.IGNORECASE)
+
+
 def _trigger_values(trigger: str) -> dict[str, str]:
     raw = tx.strip_fillers(trigger).strip(" .,!?\"'")
     while True:
@@ -167,7 +181,7 @@ def _trigger_values(trigger: str) -> dict[str, str]:
             break
         raw = stripped
     values: dict[str, str] = {}
-    if 2 <= len(raw.split()) <= 12 and not tx.has_second_person(raw):
+    if 2 <= len(raw.split()) <= 12 and not tx.has_second_person(raw) and _CLAUSE_START.match(raw):
         turned = tx.lower_first(tx.to_second_person(raw))
         if check_sentence(turned).ok:
             values["trigger"] = turned

@@ -25,7 +25,7 @@ _PRON = r"(?:he|she|they|people|everyone|everybody|anyone|you|my \w+|\w+)"
 _SUBJ = r"(?:he|she|they|people|everyone|everybody|someone|anyone|nobody|no one|my \w+(?: \w+)?|[a-z]+)"
 _IM = r"(?:i'?m|i am)"
 # "I ... pulled away": the person's own move, not someone else's (within a few words).
-_I = r"\b(?:i|i'?m|i've|i'd|i'll|me|myself)\b(?:\s+(?!(?:her|him|them|he|she|they|you|we|people|everyone)\b)[\w']+){0,3}?\s+"
+_I = r"\b(?:i|i'?m|i've|i'd|i'll|me|myself)\b(?:\s+(?!(?:her|him|them|he|she|they|you|we|people|everyone)\b)[\w']+){0,5}?\s+"
 _NEG_CAN = r"(?:can'?t|cannot|can not|couldn'?t|don'?t|do not|won'?t|never)"
 
 # (kind, name) -> patterns. Order matters only for readability.
@@ -37,6 +37,9 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:always|i always) (?:get|end up) (?:left|abandoned|dumped|replaced|left behind)\b",
         r"\b(?:i'?m|i am|i get) (?:always )?(?:the one (?:who gets|that gets) left|left behind|easy to leave|easy to forget)\b",
         r"\b(?:everyone|everybody|people) i (?:love|care about|get close to) (?:leaves|leave|left|goes|walks away)\b",
+        r"\b(?:waiting for|expect|expecting|expected|brace for|bracing for|braced for|wait for) (?:people|everyone|everybody|them|him|her|\w+) to (?:leave|walk away|abandon me|give up on me|get bored of me|disappear)\b",
+        r"\b(?:my )?(?:dad|father|mum|mom|mother|parents?) (?:left|walked out|walked away|abandoned (?:us|me))(?: when i was| on us| on me|$|[.,])",
+        r"\b(?:it'?s only a matter of time|just a matter of time) (?:before|until) (?:he|she|they|\w+) (?:leaves|leave|goes|walks away|gets bored)\b",
     ],
     ("narrative", "unlovable"): [
         r"\bif (?:they|he|she|people|anyone|you|my \w+) (?:really |truly |actually |ever )?(?:knew|saw|found out) (?:the real |who i really am|what i'?m really like|me)",
@@ -80,6 +83,7 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:left|leave|leaves|leaving) (?:me )?on (?:read|seen|delivered)\b",
         r"\b(?:read receipt|seen at|last seen|online but)\b",
         r"\b(?:couldn'?t|can'?t|could not|cannot) stop (?:checking|looking at my phone|thinking about why)",
+        r"\b(?:text|texting|texted|message|messaging|messaged|call|calling|called|ring|ringing) (?:him|her|them) (?:every (?:hour|few minutes|five minutes|ten minutes)|all the time|constantly|again and again|over and over|\w+ times)",
         r"\bno (?:reply|answer|response|text|call) (?:yet|back|from)\b",
     ],
     ("pattern", "withdrawing"): [
@@ -90,9 +94,9 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:ghost|ghosted|ghosting)\b",
         _I + r"(?:push|pushed|pushing|pushes) (?:him|her|them|people|everyone|everybody|my \w+) away\b",
         r"\b(?:too close|got close|getting close|gets close|get close|getting closer|got closer|gets closer)\b",
-        r"\b(?:didn'?t|don'?t|did not|do not|never) (?:answer|reply|respond|pick up)(?: to)? (?:her|him|them|their|his|my \w+|the phone|the call|\w+'s)",
-        r"\b(?:cancel(?:l)?ed|cancel|bailed|bail) (?:on |the |our |my )?(?:plans|him|her|them|dinner|date|drinks)",
-        r"\b(?:hid|hide|hiding|avoid|avoided|avoiding) (?:from )?(?:him|her|them|people|everyone|my \w+|his calls|her calls|their calls|the call)",
+        _I + r"(?:didn'?t|don'?t|did not|do not|never) (?:answer|reply|respond|pick up)(?: to)? (?:her|him|them|their|his|my \w+|the phone|the call|\w+'s)",
+        _I + r"(?:cancel(?:l)?ed|cancel|bailed|bail) (?:on |the |our |my )?(?:plans|him|her|them|dinner|date|drinks)",
+        _I + r"(?:hid|hide|hiding|avoid|avoided|avoiding) (?:from )?(?:him|her|them|people|everyone|my \w+|his calls|her calls|their calls|the call)",
         r"\b(?:need|needed|wanted|want) (?:my |some )?(?:space|distance|to get away|to run|to escape|to be alone)\b",
         r"\b(?:ran|run|running) away\b",
         r"\b(?:stop|stopped|stopping|quit) (?:answering|replying to|responding to|returning) (?:her|his|their|my \w+'?s?|\w+'s) (?:messages|texts|calls)\b",
@@ -129,6 +133,8 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:instead of|rather than) (?:leaving|getting angry|getting mad|pulling away|being mad|being angry|judging me|ignoring me|laughing at me)",
         r"\b(?:surprised me|to my surprise|i was surprised|was surprised that|pleasantly surprised)\b",
         r"\bwas (?:fine|okay|ok|understanding|kind|lovely|great|really nice|totally fine|cool) about it\b",
+        r"\b(?:she|he|they|my \w+) (?:just )?(?:said|told me|replied) (?:that'?s|it'?s|it was|that was) (?:fine|okay|ok|alright|no problem|totally fine|completely fine)\b",
+        r"\b(?:backed me up|stood up for me|had my back|took my side|was on my side)\b",
         r"\b(?:it was|it'?s|it felt) (?:okay|ok|fine|safe|alright) to (?:ask|say|need|tell|cry|be honest|disagree|say no)\b",
         r"\b(?:for once|for the first time)\b",
     ],
@@ -312,7 +318,8 @@ FEELINGS = {
     "warm": "warm", "light": "lighter", "lighter": "lighter", "steady": "steady", "seen": "seen",
     "understood": "understood", "supported": "supported", "surprised": "surprised", "moved": "moved",
     "tender": "tender", "vulnerable": "vulnerable", "raw": "raw", "shaky": "shaky", "on edge": "on edge",
-    "miserable": "miserable", "upset": "upset", "unsettled": "unsettled", "homesick": "homesick",
+    "miserable": "miserable", "upset": "upset", "gross": "awful about yourself", "awful": "awful",
+    "terrible": "terrible", "horrible": "horrible", "weird": "a bit strange", "unsettled": "unsettled", "homesick": "homesick",
 }
 _FEELING_CONTEXT = re.compile(
     r"\b(?:i|i'?m|i am|i was|i've been|ive been|i have been|i feel|i felt|i'?m feeling|i was feeling|left me|made me|"
