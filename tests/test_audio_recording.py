@@ -31,19 +31,31 @@ from voicejournal.audio import Recorder
 from voicejournal.config import Config
 from voicejournal.transcription import StreamingTranscriber, get_transcriber
 
+class Meter:
+    # what the terminal UI would draw: the level and the elapsed time
+    def __init__(self):
+        self.calls, self.loudest, self.elapsed = 0, 0.0, 0.0
+    def level(self, rms, elapsed_s, paused):
+        self.calls, self.loudest, self.elapsed = self.calls + 1, max(self.loudest, rms), elapsed_s
+    def message(self, text):
+        pass
+
 silence, max_s, takes = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
-config = Config(silence_seconds=silence, max_seconds=max_s)
+device = sys.argv[4] if len(sys.argv) > 4 else None
+config = Config(silence_seconds=silence, max_seconds=max_s, device=device)
 transcriber = get_transcriber(config)
 for _ in range(takes):
     streaming = StreamingTranscriber(transcriber)
+    meter = Meter()
     print("READY", flush=True)
-    recording = Recorder(config).record(on_chunk=streaming.on_chunk)
+    recording = Recorder(config, meter).record(on_chunk=streaming.on_chunk)
     stopped = time.monotonic()
     text = streaming.finish(recording.samples).text if recording.has_speech else ""
     print(json.dumps({"ended_by": recording.ended_by, "duration_s": recording.duration_s,
                       "speech_s": recording.speech_s, "has_speech": recording.has_speech,
                       "chunks": streaming.handed > 0, "text": text,
-                      "finish_s": time.monotonic() - stopped}), flush=True)
+                      "finish_s": time.monotonic() - stopped, "meter_calls": meter.calls,
+                      "loudest": meter.loudest, "elapsed": meter.elapsed}), flush=True)
 """
 
 
@@ -61,11 +73,18 @@ def _takes(proc, actions) -> list[dict]:
 
 
 def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", PROBE, "1.5", "3", "1"], env=virtual_audio.env,
+    # nobody speaks: the take runs to its maximum (the microphone chosen by name, as --device does)
+    proc = subprocess.Popen([sys.executable, "-c", PROBE, "1.5", "3", "1", "pulse"], env=virtual_audio.env,
                             stdout=subprocess.PIPE, text=True)
-    first = _takes(proc, [lambda: None])  # nobody speaks: the take runs to its maximum
+    first = _takes(proc, [lambda: None])
     assert first[0]["ended_by"] == "max" and not first[0]["has_speech"]
     assert first[0]["duration_s"] == pytest.approx(3.0, abs=0.2)
+    assert first[0]["loudest"] < 0.01 and first[0]["elapsed"] == pytest.approx(3.0, abs=0.2)
+
+    wrong = subprocess.run([sys.executable, "-c", PROBE, "1.5", "3", "1", "no-such-microphone"],
+                           env=virtual_audio.env, capture_output=True, text=True, timeout=60)
+    assert "DeviceError: No microphone matches 'no-such-microphone'" in wrong.stderr
+    assert "pulse" in wrong.stderr  # lists the microphones there are
 
     # silence_seconds at its default, 2.5 s: longer than the 1.8 s pause between the two sentences
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "2.5", "30", "1"], env=virtual_audio.env,
@@ -76,6 +95,7 @@ def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> No
     # 6.4 s of speech + 2.5 s of silence to end it; nowhere near the 30 s maximum
     assert 8.0 < take["duration_s"] < 12.0 and time.monotonic() - started < 25
     assert take["speech_s"] > 3.0
+    assert take["meter_calls"] > 100 and take["loudest"] > 0.02  # the level meter saw the voice
     assert wer(reference(VCTK.name), take["text"]) <= 0.10, take["text"]
     # the last words were transcribed while the recorder waited out the silence
     assert take["chunks"], "speech was handed to the transcriber before the take ended"
