@@ -157,8 +157,8 @@ def test_two_hour_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     # the same two sentences at the start and the end, with their real times
     assert data["segments"][0]["start"] < 5 and data["segments"][-1]["end"] > 7140
     assert wer(reference(VCTK.name) * 2, data["text"].replace(".", ". ")) <= 0.2
-    # Two hours as float32 alone would be 460 MB; the model and libraries take about 300 MB.
-    assert peak_kb < 600_000, f"peak RSS {peak_kb / 1024:.0f} MB"
+    # Measured ~300 MB (model and libraries); two hours as float32 alone would add 460 MB.
+    assert peak_kb < 450_000, f"peak RSS {peak_kb / 1024:.0f} MB"
 
 
 # --- add ------------------------------------------------------------------------------------
