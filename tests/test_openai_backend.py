@@ -317,3 +317,23 @@ def test_streaming_from_a_real_server_speaks_only_checked_sentences(llama_server
     spoken = list(stream)
     assert spoken and " ".join(spoken) == stream.result.text
     assert check_reflection(stream.result.text).ok
+
+
+# ---------------------------------------------------------------- the same contract for every backend
+
+
+@pytest.fixture(params=["offline", "openai"])
+def any_backend(request, server):
+    if request.param == "offline":
+        return get_reflector(Config())
+    return reflector(server)
+
+
+@pytest.mark.parametrize("text", [ENTRY, "Ines came round with soup and stayed all evening. I felt so cared for."])
+def test_every_backend_keeps_the_contract(any_backend, text):
+    result = any_backend.reflect(text, practice="checkin")
+    assert result.reflection is not None and result.safety is None
+    assert check_reflection(result.text, text).ok
+    assert result.themes and all(t.triggers for t in result.themes)
+    crisis = any_backend.reflect("I've been thinking about killing myself.")
+    assert crisis.reflection is None and crisis.safety is not None and crisis.resources
