@@ -34,8 +34,11 @@ def step(args: list[str], env: dict[str, str], capture: bool = False) -> subproc
     return subprocess.run(VJ + args, cwd=ROOT, env=env, text=True, capture_output=capture, check=False)
 
 
-def main() -> int:
-    home = Path(tempfile.mkdtemp(prefix="voicejournal-demo-"))
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    # `demo.py FOLDER` keeps everything in FOLDER (the tests use this); by default a new temp folder.
+    home = Path(args[0]) if args else Path(tempfile.mkdtemp(prefix="voicejournal-demo-"))
+    home.mkdir(parents=True, exist_ok=True)
     journal = home / "journal.json"
     spoken = home / "checkin-spoken.wav"
     reflection_wav = home / "reflection.wav"

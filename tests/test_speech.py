@@ -254,3 +254,31 @@ def test_stop_drops_what_was_still_to_be_said():
     assert time.monotonic() - started < 1.0
     assert len(player.played) <= 3
     assert speaker.take_problem() is None  # stopping was asked for: nothing to explain
+
+
+class SilentDriverEngine:
+    """Stands in for a pyttsx3 engine whose driver never reports the end of an utterance."""
+
+    def save_to_file(self, text, path) -> None:
+        self.path = path
+
+    def runAndWait(self) -> None:  # returns at once, like pyttsx3 2.99, and then nothing happens
+        pass
+
+    def setProperty(self, name, value) -> None:
+        pass
+
+
+def test_a_driver_that_never_finishes_times_out_instead_of_hanging(monkeypatch):
+    import voicejournal.speech as speech
+
+    monkeypatch.setattr(speech, "RENDER_TIMEOUT_S", 0.3)
+    engine = object.__new__(Pyttsx3Engine)  # the real class, with the stand-in driver behind it
+    engine._lock, engine._done = threading.Lock(), threading.Event()
+    engine._engine, engine._broken, engine._default_voice, engine._voice = SilentDriverEngine(), None, None, None
+    speaker = Pyttsx3Speaker(Config(), engine=engine, player=RecordingPlayer())
+    started = time.monotonic()
+    speaker.say("This will never be finished. Nor will this.")
+    assert time.monotonic() - started < 2.0
+    assert "stopped responding" in speaker.take_problem()
+    assert speaker.spoken == ["This will never be finished.", "Nor will this."]
