@@ -348,3 +348,20 @@ def test_ctrl_c_stops_the_voice_at_once(store):
     speaker = StoppableSpeaker()
     session = CheckinSession(store, Config(), listener, speaker, reflector=InterruptingReflector(), seed=1)
     assert session.run().interrupted and speaker.stopped
+
+
+def test_after_support_was_offered_the_goodbye_points_to_people(store):
+    """Real offline reflector: crisis language gets the safety message, and the closing fits it."""
+    from voicejournal.reflection import get_reflector
+
+    class Typed(ScriptedListener):
+        source = "text"
+
+    listener = Typed([Heard(ended_by="text", text="I want to die. I have a plan to end it tonight.", has_speech=True)],
+                     [said("that's all")])
+    session, view, speaker = make_session(store, listener, reflector=get_reflector(Config(), offline=True))
+    session.run()
+    (entry,) = store.all()
+    assert entry.safety is not None and entry.reflection is None and entry.status == "complete"
+    assert "reach out" in view.kinds("closing")[0]
+    assert any("findahelpline.com" in s or "988" in s for s in speaker.spoken)

@@ -429,6 +429,8 @@ class CheckinSession:
             if not heard.has_speech:
                 self._say("notice", self._pick("no_speech"))
             else:
+                for note in heard.notes:
+                    self.view.show("notice", note)
                 entry = self._save(heard)
                 if heard.ended_by == "interrupt":
                     # Ctrl-C while speaking: keep the recording; transcribing can wait for `retry`.
@@ -586,4 +588,8 @@ class CheckinSession:
         saved = self.result.entries
         if self.result.ended_by == "unclear":
             return  # the kind ending was just said; don't say goodbye twice
-        self._say("closing", self._pick("closing" if saved else "closing_none"))
+        if any(e.safety is not None for e in saved):
+            name = "closing_support"  # after a safety message, a goodbye that points to people, not cheer
+        else:
+            name = "closing" if saved else "closing_none"
+        self._say("closing", self._pick(name))
