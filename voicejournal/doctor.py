@@ -51,7 +51,7 @@ def check_microphone(config: Config, record: bool = True) -> Check:
     inputs = [d for d in list_devices() if d.inputs]
     if not inputs:
         return Check("microphone", False, "no input devices found",
-                     "plug in a microphone or start your sound server; `--input FILE` works without one")
+                     "plug in a microphone or start your sound server; `checkin --input FILE` and `checkin --text` work without one")
     device = check_input_device(config.device)
     names = ", ".join(d.name for d in inputs[:4]) + (" …" if len(inputs) > 4 else "")
     if not record:
