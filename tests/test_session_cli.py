@@ -127,3 +127,12 @@ def test_checkin_without_a_microphone_says_what_to_do(run, journal_path):
     assert result.exit_code == 5
     assert "--input FILE" in result.output and "Traceback" not in result.output
     assert not journal_path.exists() or open_store(journal_path).all() == []
+
+
+def test_checkin_without_a_speaker_prints_everything_and_says_why_once(run, journal_path):
+    """No audio output on this machine: the check-in goes on in text and explains it once."""
+    result = run("checkin", "--text", input="I told Ines I was struggling and she stayed all evening.\n\nq\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("No speaker or audio output is available") == 1
+    (entry,) = open_store(journal_path).all()
+    assert entry.status == "complete" and entry.reflection.text.split(".")[0] in result.output
