@@ -17,7 +17,7 @@ from voicejournal.models import Reflection, Theme
 from voicejournal.reflection import ReflectionResult, ReflectionStream, Reflector
 from voicejournal.session import CheckinSession, FileListener, Heard, Listener, SessionView, classify_answer
 from voicejournal.speech import SilentSpeaker, split_sentences
-from voicejournal.store import JournalStore
+from voicejournal.store import JournalStore, open_store
 from voicejournal.transcription import Transcriber, Transcript
 
 ENTRY_TEXT = "Noor said she would ring after her shift and it is nearly midnight."
@@ -365,3 +365,40 @@ def test_after_support_was_offered_the_goodbye_points_to_people(store):
     assert entry.safety is not None and entry.reflection is None and entry.status == "complete"
     assert "reach out" in view.kinds("closing")[0]
     assert any("findahelpline.com" in s or "988" in s for s in speaker.spoken)
+
+
+def test_simply_carrying_on_is_kept_as_the_next_entry(store):
+    """Answering "is there more?" with more of the story: those words become an entry, not a lost answer."""
+    more_words = "Yes, and my sister called me back tonight and we talked for an hour."
+    samples = speech(4.0)
+    carry_on = Heard(ended_by="silence", samples=samples, text=more_words, has_speech=True, duration_s=4.0,
+                     transcribe=lambda: FakeTranscriber(more_words).transcribe(samples))
+    listener = ScriptedListener([spoken_entry()], [carry_on, said("That's all.")])
+    session, view, _ = make_session(store, listener)
+    session.run()
+    first, second = store.all()
+    assert second.transcript == more_words and second.audio and second.reflection is not None
+    assert listener.asked == 2 and listener.entries == []  # no new prompt was needed in between
+
+
+def test_typed_carrying_on_is_kept_too(run, journal_path):
+    typed = "Noor said she would ring after her shift.\nShe did ring in the end, and we laughed about my worrying.\nq\n"
+    result = run("checkin", "--text", "--no-speak", input=typed)
+    assert result.exit_code == 0, result.output
+    assert [e.transcript for e in open_store(journal_path).all()] == [
+        "Noor said she would ring after her shift.",
+        "She did ring in the end, and we laughed about my worrying.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ("She did ring in the end, and we laughed about my worrying.", None),
+        ("No, that's all for today, thank you very much.", "end"),
+        ("Yes, and my sister called me back tonight and we talked.", "more"),
+        ("Could you say that again please, I missed the end of it.", "repeat"),
+    ],
+)
+def test_long_answers_are_judged_by_how_they_start(answer, expected):
+    assert classify_answer(answer) == expected

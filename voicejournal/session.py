@@ -139,22 +139,37 @@ def classify_answer(text: str) -> str | None:
     # Whisper writes these into silence or noise: never act on them, ask again instead.
     if not said or said in _HALLUCINATIONS:
         return None
-    if _has_phrase(said, _REPEAT):
+    # In a long answer only its start is the answer ("No, that's all for today, thanks ..."); a
+    # word like "end" further on ("she rang in the end") is part of the story being told.
+    words = said.split()
+    long = len(words) >= CARRY_ON_WORDS
+    start = " ".join(words[:3]) if long else said
+    if _has_phrase(" ".join(words[:6]) if long else said, _REPEAT):
         return "repeat"
-    if _has_phrase(said, _SKIP):
+    if _has_phrase(start, _SKIP):
         return "skip"
     # "no more" / "nothing more" must end, even though they contain "more".
-    if _has_phrase(said, _END):
+    if _has_phrase(start, _END):
         return "end"
-    if _has_phrase(said, _MORE):
+    if _has_phrase(start, _MORE):
         return "more"
-    if said.endswith(" all") and len(said.split()) <= 4:  # "that's all" misheard: "next all", "dat's all"
+    if said.endswith(" all") and len(words) <= 4:  # "that's all" misheard: "next all", "dat's all"
         return "end"
+    if long:
+        return None
     import difflib
 
     candidates = {p: "end" for p in _END} | {p: "more" for p in _MORE} | {p: "repeat" for p in _REPEAT}
     close = difflib.get_close_matches(said, list(candidates), n=1, cutoff=0.75)
     return candidates[close[0]] if close else None
+
+
+#: An answer to "is there more?" this long, and not a clear "no", is kept as an entry itself.
+CARRY_ON_WORDS = 8
+
+
+def _word_count(text: str | None) -> int:
+    return len((text or "").split())
 
 
 # Whisper's prompt biases it towards the words it expects: a short answer is one of these.
@@ -235,7 +250,13 @@ class MicListener(Listener):
         # A "yes" is shorter than the second of voice an entry needs: any voice counts here.
         spoke = recording.speech_s > 0.15
         text = transcribe_answer(self.transcriber, recording.samples) if spoke else ""
-        return Heard(ended_by=recording.ended_by, samples=recording.samples, text=text, has_speech=spoke)
+        samples = recording.samples
+        return Heard(
+            ended_by=recording.ended_by, samples=samples, text=text, has_speech=spoke,
+            duration_s=recording.duration_s,
+            # if the answer turns out to be more of the entry, transcribe it unprimed
+            transcribe=lambda: self.transcriber.transcribe(samples),
+        )
 
 
 class FileListener(Listener):
@@ -417,10 +438,14 @@ class CheckinSession:
             self.view.show("help", line)
         prompt = opening
         reflect_next = self.reflect
+        carried: Heard | None = None
         while True:
-            self._say("prompt", prompt)
-            self.view.listening("entry")
-            heard = self.listener.entry()
+            if carried is not None:
+                heard, carried = carried, None  # they answered "is there more?" by simply going on
+            else:
+                self._say("prompt", prompt)
+                self.view.listening("entry")
+                heard = self.listener.entry()
             if heard.ended_by == "interrupt" and not heard.has_speech:
                 raise KeyboardInterrupt
             if heard.ended_by in ("eof", "quit") and not heard.has_speech:
@@ -444,6 +469,9 @@ class CheckinSession:
                 self.result.ended_by = "quit" if heard.ended_by == "quit" else "one_pass"
                 break
             choice = self._ask_more()
+            if isinstance(choice, Heard):
+                carried = choice
+                continue
             if choice == "end":
                 break
             reflect_next = self.reflect
@@ -550,8 +578,12 @@ class CheckinSession:
         entry.pending_reason = None
         self.store.update(entry)
 
-    def _ask_more(self) -> str:
-        """Ask "is there more?"; returns more / end (repeat is handled here)."""
+    def _ask_more(self) -> str | Heard:
+        """Ask "is there more?"; returns more / skip / end (repeat is handled here).
+
+        A long answer that isn't a clear "no" is the person simply carrying on: it comes back
+        as a Heard to be kept as the next entry, so those words are never thrown away.
+        """
         question = self._pick("more")
         asked_again = False
         while True:
@@ -568,6 +600,8 @@ class CheckinSession:
             choice = classify_answer(heard.text or "")
             if heard.text:
                 self.view.show("answer", heard.text)
+            if choice in (None, "more") and heard.has_speech and _word_count(heard.text) >= CARRY_ON_WORDS:
+                return heard
             if choice == "repeat":
                 if self._last_said:
                     self._say("reflection", self._last_said)
