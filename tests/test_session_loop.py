@@ -13,7 +13,7 @@ import pytest
 
 from voicejournal.config import Config
 from voicejournal.errors import ModelError, UserInputError
-from voicejournal.models import Reflection, Theme
+from voicejournal.models import Entry, Reflection, Theme
 from voicejournal.reflection import ReflectionResult, ReflectionStream, Reflector
 from voicejournal.session import CheckinSession, FileListener, Heard, Listener, SessionView, classify_answer
 from voicejournal.speech import SilentSpeaker, split_sentences
@@ -402,3 +402,15 @@ def test_typed_carrying_on_is_kept_too(run, journal_path):
 )
 def test_long_answers_are_judged_by_how_they_start(answer, expected):
     assert classify_answer(answer) == expected
+
+
+def test_first_ever_check_in_is_greeted_as_a_first(store):
+    from voicejournal.prompts import read_lines
+
+    session, view, _ = make_session(store, ScriptedListener([], []))
+    session.run()
+    assert view.kinds("greeting")[0] in read_lines("session/greeting_first.txt")
+    store.add(Entry(transcript="earlier"))
+    session, view, _ = make_session(store, ScriptedListener([], []))
+    session.run()
+    assert view.kinds("greeting")[0] in read_lines("session/greeting.txt")

@@ -405,12 +405,13 @@ class CheckinSession:
 
     def greeting(self) -> str:
         """The greeting, asking about last time's small step if one is still open."""
-        greeting = self._pick("greeting")
+        entries = self.store.all()
+        greeting = self._pick("greeting" if entries else "greeting_first")
         try:
             from voicejournal.reflection import followup_prompt
         except ImportError:  # an older reflection package without small steps
             return greeting
-        follow = followup_prompt(self.store.all())
+        follow = followup_prompt(entries)
         return f"{greeting} {follow}" if follow else greeting
 
     def opening(self) -> str:
