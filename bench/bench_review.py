@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -72,7 +72,7 @@ def _entry(day: datetime, rng: random.Random) -> Entry:
 
 def fill(path: Path, count: int) -> list[str]:
     rng = random.Random(7)
-    start = datetime(2016, 1, 1, 21, 0, tzinfo=timezone.utc)
+    start = datetime(2016, 1, 1, 21, 0, tzinfo=UTC)
     entries = [_entry(start + timedelta(days=i), rng) for i in range(count)]
     # One write of the whole file (the store's insert path would take minutes for 3,650 entries).
     store = JournalStore(path)
