@@ -171,3 +171,14 @@ def test_open_store_factory(tmp_path):
     assert isinstance(open_store(":memory:"), MemoryStore)
     folder_store = open_store(tmp_path)
     assert isinstance(folder_store, JournalStore) and folder_store.path == tmp_path / "journal.json"
+
+
+def test_temp_file_left_by_a_killed_writer_is_removed_on_next_write(tmp_path):
+    """Regression: a SIGKILL between mkstemp and os.replace left `.journal.json.*.tmp` behind for good."""
+    store = JournalStore(tmp_path / "journal.json")
+    store.add(Entry(transcript="first"))
+    stale = tmp_path / ".journal.json.abc123.tmp"
+    stale.write_text('{"entries": {"1": {"transcript": "a copy of private words"}}}')
+    store.add(Entry(transcript="second"))
+    assert not stale.exists()
+    assert [e.transcript for e in store.all()] == ["first", "second"]

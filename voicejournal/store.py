@@ -517,11 +517,21 @@ class JournalStore(EntryStore):
                 f"Can't lock the journal {self.path} to save: {exc.strerror}. Nothing was changed; "
                 "check that the folder is there and writable."
             ) from None
+        if self._lock.lock_counter == 1:
+            self._remove_stale_temp_files()
         try:
             yield
             self._existed = self.path.exists()
         finally:
             self._lock.release()
+
+    def _remove_stale_temp_files(self) -> None:
+        """Temp files of the journal are only written under the lock, so any found on taking
+        it were left by a writer that was killed mid-write: they hold a copy of the journal
+        (plain text, for a plain journal) and nothing else refers to them."""
+        for stale in self.path.parent.glob(f".{self.path.name}.*.tmp"):
+            with _suppress_os_error():
+                stale.unlink()
 
     def _backup_before_migration(self, version: int) -> None:
         backup = self.path.with_name(f"{self.path.name}.v{version}.bak")
