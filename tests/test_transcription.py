@@ -250,8 +250,9 @@ def test_remote_server_failure_is_a_model_error(whisper_server: str) -> None:
 
 def test_remote_endpoint_off_this_computer_needs_consent_that_mentions_audio() -> None:
     config = Config(transcriber="remote", transcribe_url="https://stt.example.org/v1")
-    with pytest.raises(ConsentRequired):
+    with pytest.raises(ConsentRequired, match='transcriber = "local"') as refused:
         get_transcriber(config)  # nobody to ask: refused before anything is sent
+    assert "--offline" not in str(refused.value)  # regression: pointed at a flag transcription lacks
     questions: list[str] = []
     with pytest.raises(ConsentRequired):
         get_transcriber(config, ask=lambda q: questions.append(q) or False)

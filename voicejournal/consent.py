@@ -82,11 +82,13 @@ def ensure_consent(
         + ("Your voice recordings WILL be sent. " if sends_audio else "Your audio is never sent. ")
         + "Allow this from now on?"
     )
+    # How to stay local instead differs: reflection has --offline, transcription a setting.
+    stay_local = "set transcriber = \"local\"" if sends_audio else "use --offline"
     if ask is None:
         raise ConsentRequired(
             f"{purpose.capitalize()} is set to use {endpoint}, which is not on this computer, and you haven't "
-            "agreed to that yet. Run the command once in a terminal to answer, or use --offline."
+            f"agreed to that yet. Run the command once in a terminal to answer, or {stay_local}."
         )
     if not ask(question):
-        raise ConsentRequired(f"Not using {endpoint}. Use --offline, or change the endpoint in your settings.")
+        raise ConsentRequired(f"Not using {endpoint}. To stay on this computer, {stay_local}, or change the endpoint.")
     record_consent(endpoint, purpose)
