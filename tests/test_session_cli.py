@@ -105,6 +105,17 @@ def test_checkin_rejects_bad_input_cleanly(run, tmp_path, journal_path):
     assert open_store(journal_path).all() == []
 
 
+def test_checkin_input_recording_without_voice_saves_nothing_and_says_so(run, tmp_path, journal_path):
+    """Regression: a silent --input file ended the check-in without a word about why."""
+    quiet = tmp_path / "quiet.wav"
+    rng = np.random.default_rng(3)
+    quiet.write_bytes(to_wav_bytes((rng.standard_normal(16000 * 4) * 0.001).astype(np.float32)))
+    result = run("checkin", "--input", str(quiet), "--no-speak")
+    assert result.exit_code == 0
+    assert "didn't hear anything" in result.output
+    assert not journal_path.exists() or open_store(journal_path).all() == []
+
+
 @pytest.mark.slow
 def test_checkin_input_file_one_pass_with_real_whisper(run, journal_path, tmp_path):
     out = tmp_path / "spoken.wav"

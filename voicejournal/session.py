@@ -272,19 +272,22 @@ class FileListener(Listener):
         self._used = False
 
     def entry(self) -> Heard:
-        from voicejournal.audio import SAMPLE_RATE, load_audio
+        from voicejournal.audio import MIN_SPEECH_S, SAMPLE_RATE, load_audio, speech_seconds
 
         if self._used:
             return Heard(ended_by="eof")
         self._used = True
-        samples = load_audio(self.path)
+        # The same checks as `add`: a recording over the length limit is refused while it is
+        # decoded (never all in memory), and one with under a second of voice is no entry.
+        samples = load_audio(self.path, max_seconds=self.config.max_seconds)
+        spoke = speech_seconds(samples) >= MIN_SPEECH_S
 
         def transcribe() -> Transcript:
             from voicejournal.transcription import get_transcriber
 
             return (self.transcriber or get_transcriber(self.config)).transcribe(samples)
 
-        return Heard(ended_by="eof", samples=samples, has_speech=samples.size > 0,
+        return Heard(ended_by="eof", samples=samples, has_speech=spoke,
                      duration_s=samples.size / SAMPLE_RATE, transcribe=transcribe)
 
     def answer(self) -> Heard:
@@ -450,6 +453,8 @@ class CheckinSession:
             if heard.ended_by == "interrupt" and not heard.has_speech:
                 raise KeyboardInterrupt
             if heard.ended_by in ("eof", "quit") and not heard.has_speech:
+                if heard.samples is not None and heard.samples.size:
+                    self._say("notice", self._pick("no_speech"))  # a recording with no voice in it
                 self.result.ended_by = heard.ended_by
                 break
             if not heard.has_speech:
