@@ -8,6 +8,8 @@ test_checkin_e2e.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -293,10 +295,9 @@ def test_unknown_practice_says_nothing_and_saves_nothing(store):
 
 
 def test_file_listener_runs_one_pass(store, tmp_path):
-    from voicejournal.audio import to_wav_bytes
 
-    wav = tmp_path / "entry.wav"
-    wav.write_bytes(to_wav_bytes(speech(3.0)))
+    # A real voice: the file listener now asks the VAD whether anyone spoke (a tone is no entry).
+    wav = Path(__file__).resolve().parent.parent / "audio_samples" / "vctk_p225_001-002.wav"
     listener = FileListener(wav, FakeTranscriber(), Config())
     session, view, _ = make_session(store, listener)
     result = session.run()
