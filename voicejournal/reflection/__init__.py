@@ -102,6 +102,7 @@ class Reflector(ABC):
     """Base for reflection backends. Subclasses implement `_generate` only."""
 
     name = "base"
+    checks_topic = True  # whether the guard also checks the reply is about this entry
 
     def __init__(self, config: Config | None = None):
         from voicejournal.config import Config
@@ -269,7 +270,7 @@ class Reflector(ABC):
             full = " ".join(accepted + held)
         else:
             full = _fit(buffer.strip())
-        check = check_reflection(full, request.text)
+        check = check_reflection(full, request.text if self.checks_topic else None)
         if not check.ok:
             return "it " + _describe(check.problems)
         if progressive:

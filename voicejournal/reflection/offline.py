@@ -27,13 +27,16 @@ _LEADING = re.compile(
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
-    r"^(?:why|what|how|who|where|when|is|are|am|do|does|did|can|could|would|should|will|was|were)\b", re.IGNORECASE
+    r"^(?:why|what|how|who|where|when (?:will|is|are|do|does|did|can|should)|is|are|am|do|does|did|can|could|would|should|will|was|were)\b", re.IGNORECASE
 )
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|im|i've|i'd|i'll|my|me|we|our|us|myself)\b", re.IGNORECASE)
 _SUBJECT_START = re.compile(
     r"^(?:he|she|they|it|work|today|tonight|this|that|the|everything|things|my|our|his|her|their|someone|"
     r"everyone|nobody|no one|home|school|life|mum|mom|dad|grandma|grandpa|nan|nana|gran|granny|there|"
-    r"nothing|one|some|two|three|both|all)\b", re.IGNORECASE)
+    r"nothing|one|some|two|three|both|all|(?:when|after|before|since|while|once|as soon as|the moment) "
+    r"(?:i|we|my|our|he|she|they|[A-Z][a-z]+))\b", re.IGNORECASE)
+_CONJUNCTION = re.compile(r"\s+\b(?:and then|but then|and so|but|so|because|and)\s+(?=(?:i|we|my|he|she|they)\b)",
+                          re.IGNORECASE)
 _PRONOUN_START = re.compile(r"^(?:i|i'm|im|i've|ive|i'd|i'll|we|we're|we've|me and|my|our)\b", re.IGNORECASE)
 _PRIORITY = ("narrative", "pattern", "connection", "corrective", "curiosity", "small_step")
 
@@ -95,7 +98,9 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
     stories = [t.lower().strip(" .,") for t in story_triggers]
     index = 0
     for sentence in tx.sentences(transcript):
-        pieces = [sentence] if len(sentence.split()) <= 22 else tx.clauses(sentence)
+        pieces = [sentence] if len(sentence.split()) <= 22 else [
+            part for clause in tx.clauses(sentence) for part in _CONJUNCTION.split(clause) if part.strip()
+        ]
         for piece in pieces:
             index += 1
             piece = tx.strip_fillers(piece).strip(" .!?…\"'")
@@ -193,11 +198,15 @@ def _trigger_values(trigger: str) -> dict[str, str]:
 def compose(request) -> str:
     """A reflection for `request` (a ReflectionRequest) that passes the guard; never raises."""
     rng = random.Random(request.seed)
+    usable: str | None = None
     for attempt in range(4):
         text = _compose_once(request, rng, attempt)
-        if text and check_reflection(text, request.text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
+        if not text or not check_reflection(text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
+            continue
+        if check_reflection(text, request.text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
             return text
-    return fallback_text()
+        usable = usable or text  # kind and well formed, if not as specific as hoped
+    return usable or fallback_text()
 
 
 def fallback_text() -> str:
@@ -354,6 +363,9 @@ class OfflineReflector(Reflector):
     """Composes a reflection from the entry's own words, its themes and the practice's wording."""
 
     name = "offline"
+    # Its sentences are our own vetted wording around the person's words: it can't drift off
+    # topic or obey instructions hidden in the entry, so only the wording rules apply.
+    checks_topic = False
 
     def _generate(self, request: ReflectionRequest) -> Iterator[str]:
         yield compose(request)

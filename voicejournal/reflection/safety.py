@@ -337,6 +337,8 @@ _GUARD_RULES: list[tuple[str, str]] = [
     ("judgement", r"\b(?:crazy|insane|pathetic|stupid|silly|ridiculous|dramatic|lazy|selfish|weak|childish|immature|irrational|no excuse|drama queen)\b"),
     ("third person", r"\bthe (?:person|user|writer|journaler|journaller|individual|client|author|speaker|narrator)\b|\b(?:this|the) person'?s\b"),
     ("meta", r"\b(?:the|this|your|next|journal|my) entry\b|\b(?:instructions|the prompt|system prompt|reflection voice|journaling companion|spoken reflection|as requested|word count|sentences long)\b|\blabels?\b|\bpractice:|\bguidance\b"),
+    ("generic", r"\bremember that\b|\bit'?s (?:normal|natural|common) to\b|\beveryone has (?:their|his|her) own\b|\bit'?s all about\b|\bin this world\b|\blife is (?:a|about|full)\b"),
+    ("blame", r"(?<!not to )(?<!no one to )(?<!nobody to )\bblame\b"),
     ("generic", r"\bjournaling is (?:a )?(?:great|good|wonderful|powerful)\b|\bremember to (?:take care|practice self-care)\b|\bself-care is important\b"),
 ]
 _GUARD = [(reason, re.compile(pattern, re.IGNORECASE | re.MULTILINE)) for reason, pattern in _GUARD_RULES]
@@ -410,6 +412,11 @@ def check_reflection(text: str, transcript: str | None = None, *, min_words: int
         problems.append("not spoken to the person")
     if not re.search(r"[.?…][\"'”’)]*\s*$", body):
         problems.append("truncated")
+    quoted_words = sum(tx.word_count(q) for q in _QUOTED.findall(body))
+    if body.lstrip().startswith(('"', "“")) or quoted_words > 0.4 * max(count, 1):
+        problems.append("mostly quoting")
+    if body.count('"') % 2:
+        problems.append("garbled")
     if transcript:
         if _off_topic(body, transcript):
             problems.append("off topic")
@@ -423,9 +430,17 @@ def _off_topic(reflection: str, transcript: str) -> bool:
     entry_words = set(tx.content_words(transcript))
     if len(entry_words) < 4:
         return False  # too little said to judge
-    shared = entry_words & set(tx.content_words(reflection))
-    needed = 1 if len(entry_words) < 12 else 2
+    shared = (entry_words & set(tx.content_words(reflection))) - _GENERIC_WORDS
+    needed = 1 if len(entry_words) < 8 else 2
     return len(shared) < needed
+
+
+# Words any reply might use whatever the entry said: sharing only these doesn't show it was heard.
+_GENERIC_WORDS = {tx.stem(w) for w in (
+    "feel feeling feelings story people person moment moments life day days time things thing way ways "
+    "part hard difficult good bad lot new old really little bit still even need needs want wanted help "
+    "sometimes often always never everyone others other someone world sense mind heart".split()
+)}
 
 
 _INJECTION_IN_ENTRY = re.compile(
