@@ -136,7 +136,8 @@ def bench_llama(n: int) -> None:
                 caught += 1
                 for why in re.findall(r"(blame|judgement|diagnosis|command|minimising|flattery|persona|injection|"
                                       r"generic|exclamation mark|emoji|markdown or list|too short|too long|truncated|"
-                                      r"off topic|empty|not about this entry|seconds)", result.notices[0]):
+                                      r"off topic|empty|not about this entry|seconds|third person|meta|speaks about itself|mostly quoting|garbled|"
+                                      r"not spoken to the person|harm)", result.notices[0]):
                     reasons[why] += 1
         f, w = statistics.median(first), statistics.median(whole)
         print(f"tiny model: first checked sentence (stream) median {f:.2f} s; whole reply then check (naive) "
