@@ -23,7 +23,8 @@ from voicejournal.reflection.safety import check_crisis, check_reflection, check
 TARGET_MIN = 50
 TARGET_MAX = 130
 _LEADING = re.compile(
-    r"^(?:and|but|so|then|because|well|okay|ok|anyway|also|like|actually|basically|honestly|just|yeah|oh|um|uh)\b[,]?\s*",
+    r"^(?:and|but|so|then|because|well|okay|ok|anyway|also|like|actually|basically|honestly|just|yeah|oh|um|uh|"
+    r"instead|finally|afterwards|later|eventually|luckily|thankfully|somehow|apparently)\b[,]?\s*",
     re.IGNORECASE,
 )
 _QUESTION_START = re.compile(
@@ -98,9 +99,9 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
     stories = [t.lower().strip(" .,") for t in story_triggers]
     index = 0
     for sentence in tx.sentences(transcript):
-        pieces = [sentence] if len(sentence.split()) <= 22 else [
-            part for clause in tx.clauses(sentence) for part in _CONJUNCTION.split(clause) if part.strip()
-        ]
+        parts = [part for clause in tx.clauses(sentence) for part in _CONJUNCTION.split(clause) if part.strip()]
+        # The whole sentence first; its parts too, in case the whole can't be said back.
+        pieces = ([sentence] if len(sentence.split()) <= 22 else []) + (parts if len(parts) > 1 else [])
         for piece in pieces:
             index += 1
             piece = tx.strip_fillers(piece).strip(" .!?…\"'")
@@ -228,7 +229,10 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     mirror_lines: list[str] = []
     if candidates:
         first = candidates[0]
-        mirror_lines.append(_choose(rng, _bank("reflection/mirror.txt"), {"mirror": first.text}) or "")
+        templates = _bank("reflection/mirror.txt")
+        if re.search(r"\b(?:said|says|told)\b", first.text):
+            templates = [t for t in templates if "said" not in t] or templates  # not "You said that he said"
+        mirror_lines.append(_choose(rng, templates, {"mirror": first.text}) or "")
         used = [tx.to_second_person(t).lower() for t in triggers[:1]]
         more = [c for c in candidates[1:] if c.index != first.index and c.score >= 1.0
                 and not any(u in c.text.lower() or c.text.lower() in u for u in used)]
@@ -249,16 +253,24 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     if fresh:
         feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(fresh[:2])})
     else:
-        key = next((t.name for t in themes if t.name in guesses), "default")
+        corrected_first = sorted(themes, key=lambda t: t.kind != "corrective")
+        key = next((t.name for t in corrected_first if t.name in guesses), "default")
         guess = guesses.get(key, guesses.get("default", "holding a mix of things at once"))
         feel = _choose(rng, _bank("reflection/feel_guess.txt"), {"feelings": guess})
 
     # 3. notice: an old story or pattern, and/or a moment of connection, and a small step.
     notices: list[str] = []
-    hard = next((t for t in themes if t.kind in ("narrative", "pattern")), None)
     good = next((t for t in themes if t.kind in ("connection", "corrective", "curiosity")), None)
+    corrected = any(t.kind == "corrective" for t in themes)
+    # "I was sure he'd be angry... instead he was kind": the fear was met by something better.
+    hard = next((t for t in themes if t.kind in ("narrative", "pattern")
+                 and not (corrected and t.name == "expecting_worst")), None)
     step_followed = next((t for t in themes if t.name == "followed_up"), None)
     step_set = next((t for t in themes if t.name == "set"), None)
+    if details.self_critical:
+        line = _choose(rng, _bank("reflection/self_critical.txt"), {})
+        if line:
+            notices.append(line)
     for theme in (hard, good, step_followed, step_set):
         if theme is None:
             continue

@@ -33,6 +33,7 @@ _RULES: dict[tuple[str, str], list[str]] = {
     ("narrative", "people_leave"): [
         r"\b(?:people|everyone|everybody|they|folks|friends|partners|men|women) (?:always |all |eventually |just |end up |tend to )*(?:leave|leaves|left|walk(?:s|ed)? away|go(?:es)? away|abandon(?:s|ed)?(?: me)?|disappear|drift(?:s|ed)? away|give up on me|get bored of me|get tired of me)\b",
         r"\b(?:no one|nobody|noone) (?:ever )?(?:stays|sticks around|stuck around|stayed)\b",
+        r"\b(?:won'?t|wouldn'?t|don'?t|never) (?:keep me around|stick around|want me around|stay with me)\b",
         r"\b(?:everyone|everybody|people|they|he|she|he'?s|she'?s|they'?re|he'?ll|she'?ll|they'?ll|he will|she will|they will)\s+(?:is |are )?(?:going to|gonna|will|would)?\s*(?:eventually |probably |just |end up |definitely )*(?:leave me|walk away from me|abandon me|get bored of me|get tired of me|give up on me|replace me|drop me)\b",
         r"\b(?:always|i always) (?:get|end up) (?:left|abandoned|dumped|replaced|left behind)\b",
         r"\b(?:i'?m|i am|i get) (?:always )?(?:the one (?:who gets|that gets) left|left behind|easy to leave|easy to forget)\b",
@@ -49,6 +50,8 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\bnot (?:good )?enough for (?:them|him|her|anyone|anybody|people|my \w+)\b",
         r"\b(?:they|he|she|people|everyone) (?:will|would|'d|'ll)? ?(?:see|find out|realise|realize|figure out) (?:how|what|that) (?:i'?m|i am) (?:really|actually)?",
         r"\bthere'?s something wrong with me\b",
+        r"\bif i'?m not (?:useful|helpful|perfect|good|fun|needed|interesting|pretty|thin|successful|funny)(?: enough)?,? (?:people|they|he|she|no one|nobody|anyone|my \w+)\b",
+        r"\b(?:have to|need to|got to) (?:earn|prove) (?:my place|that i'?m worth|my worth|being loved|their love|love)\b",
         r"\b(?:i don'?t|i do not) deserve (?:love|to be loved|them|him|her|good things|kindness)\b",
     ],
     ("narrative", "self_reliance"): [
@@ -71,6 +74,7 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:don'?t|do not|didn'?t) want to (?:bother|burden|be a burden|impose|trouble|annoy|overwhelm) (?:on )?(?:them|him|her|anyone|anybody|people|my \w+|\w+)?",
         r"\b(?:bothering|burdening|imposing on|annoying) (?:them|him|her|people|everyone|my \w+)\b",
         r"\btake up (?:too much )?(?:space|room)\b",
+        r"\b(?:don'?t|didn'?t|do not|did not) want to (?:cause drama|make a fuss|rock the boat|make a scene|be difficult|cause trouble|make it a big deal|be dramatic|be a pain)\b",
         r"\basking for too much\b",
     ],
     ("pattern", "anxious_checking"): [
@@ -114,11 +118,13 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:convinced myself|told myself|sure that|assumed that|assumed) (?:he|she|they|it|my \w+|everyone)",
         r"\bsomething (?:bad|terrible|awful) (?:is|was) going to happen\b",
         r"\b(?:hates|hate|hated) me now\b",
+        r"\b(?:terrified|scared|afraid|worried|sure|convinced|certain) (?:that )?(?:she|he|they|my \w+|\w+)(?:'d| would| will|'ll| was going to| is going to) (?:be )?(?:furious|angry|mad|upset|annoyed|disappointed|done with me|leave|hate me|laugh at me|judge me)\b",
+        r"\b(?:started |kept |keep |was |i was )?imagining (?:that )?(?:she|he|they|my \w+) (?:was|were|is|are|had) (?:with someone else|cheating|leaving|angry|mad|done with me|seeing someone)",
         r"\b(?:made up|invented|wrote|spun|built) (?:a|the|this|that) (?:whole |entire )?(?:story|scenario|narrative)\b",
         r"\b(?:bored|tired|sick) of me\b",
     ],
     ("connection", "connection"): [
-        r"\b(?:felt|feel|feeling|i was|i'?m) (?:so |really |truly |completely |totally |genuinely )?(?:seen|heard|understood|held|supported|cared for|close to|connected|at ease with|safe with|loved|welcomed|accepted|appreciated)\b",
+        r"\b(?:felt|feel|feeling|i was|i'?m) (?:so |really |truly |completely |totally |genuinely )?(?:seen|heard|understood|held|supported|cared for|close to|connected|at ease with|safe with|loved|welcomed|accepted|appreciated|trusted|respected|valued)\b",
         r"\b(?:hugged me|gave me a hug|held my hand|held me|we laughed|laughed together|laughed so much|really listened|listened to me|showed up|came over|came round|came by|stayed with me|was there for me|were there for me|checked on me|checked in on me|made me dinner|brought me|cooked for me|sat with me)\b",
         r"\b(?:good|lovely|great|long|deep|honest|real|nice|warm|wonderful|beautiful) (?:talk|conversation|chat|evening|day|dinner|walk|call|time|lunch|coffee|afternoon|morning|weekend) (?:with|together)\b",
         r"\b(?:opened up|open up|opening up) to\b",
@@ -128,7 +134,7 @@ _RULES: dict[tuple[str, str], list[str]] = {
     ],
     ("corrective", "corrective"): [
         r"\b(?:went|turned out|was|it was) (?:so much |much |way |a lot )?(?:better|well|fine|okay|ok|alright|easier|nicer|kinder) than (?:i )?(?:expected|thought|feared|imagined|predicted|braced for|assumed)",
-        r"\b(?:expected|thought|was sure|was convinced|braced for|bracing for|assumed|was ready for|feared|was scared) (?:[\w',.]+ ){0,14}?(?:but|instead|and instead|and then|yet),? (?:she|he|they|it|my \w+|\w+) (?:just |actually |really |simply )?(?:said|smiled|hugged|laughed|listened|thanked|understood|was|were|didn'?t|did not|wasn'?t|stayed|asked|offered|came|told|apologi[sz]ed|agreed)",
+        r"\b(?:expected|thought|was sure|was convinced|braced for|bracing for|assumed|was ready for|feared|was scared|was terrified|was worried|was afraid) (?:[\w',.]+ ){0,14}?(?:but|instead|and instead|and then|yet|when i \w+),? (?:she|he|they|it|my \w+|\w+) (?:just |actually |really |simply )?(?:said|smiled|hugged|laughed|listened|thanked|understood|was|were|didn'?t|did not|wasn'?t|stayed|asked|offered|came|told|apologi[sz]ed|agreed)",
         r"\b(?:she|he|they|my \w+) (?:didn'?t|did not|wasn'?t|was not|weren'?t|never) (?:get angry|get mad|leave|walk away|reject me|pull away|judge me|laugh at me|mad|angry|upset|annoyed|cross|disappointed)\b",
         r"\b(?:instead of|rather than) (?:leaving|getting angry|getting mad|pulling away|being mad|being angry|judging me|ignoring me|laughing at me)",
         r"\b(?:surprised me|to my surprise|i was surprised|was surprised that|pleasantly surprised)\b",
@@ -136,7 +142,6 @@ _RULES: dict[tuple[str, str], list[str]] = {
         r"\b(?:she|he|they|my \w+) (?:just )?(?:said|told me|replied) (?:that'?s|it'?s|it was|that was) (?:fine|okay|ok|alright|no problem|totally fine|completely fine)\b",
         r"\b(?:backed me up|stood up for me|had my back|took my side|was on my side)\b",
         r"\b(?:it was|it'?s|it felt) (?:okay|ok|fine|safe|alright) to (?:ask|say|need|tell|cry|be honest|disagree|say no)\b",
-        r"\b(?:for once|for the first time)\b",
     ],
     ("curiosity", "curiosity"): [
         r"\b(?:hello|hi|hey),? old (?:friend|pattern|fear|story|feeling)\b",
@@ -211,6 +216,7 @@ class Details:
     people: list[str] = field(default_factory=list)  # as they should be said back: "Sam", "your sister"
     feelings: list[str] = field(default_factory=list)  # adjectives: "lonely", "relieved"
     steps: list[str] = field(default_factory=list)  # small steps, in the person's words (first person)
+    self_critical: bool = False  # harsh self-talk ("I keep calling myself stupid")
 
 
 def detect_themes(text: str, pending_step: str | None = None) -> list[Theme]:
@@ -318,7 +324,9 @@ FEELINGS = {
     "warm": "warm", "light": "lighter", "lighter": "lighter", "steady": "steady", "seen": "seen",
     "understood": "understood", "supported": "supported", "surprised": "surprised", "moved": "moved",
     "tender": "tender", "vulnerable": "vulnerable", "raw": "raw", "shaky": "shaky", "on edge": "on edge",
-    "miserable": "miserable", "upset": "upset", "gross": "awful about yourself", "awful": "awful",
+    "miserable": "miserable", "upset": "upset", "invisible": "invisible", "ignored": "ignored",
+    "left out": "left out", "overlooked": "overlooked", "unimportant": "unimportant", "trusted": "trusted",
+    "useless": "useless", "small": "small", "judged": "judged", "respected": "respected", "gross": "awful about yourself", "awful": "awful",
     "terrible": "terrible", "horrible": "horrible", "weird": "a bit strange", "unsettled": "unsettled", "homesick": "homesick",
 }
 _FEELING_CONTEXT = re.compile(
@@ -331,6 +339,11 @@ _FEELING_WORDS = "|".join(sorted((re.escape(k) for k in FEELINGS), key=len, reve
 _FEELING_CHAIN = re.compile(
     r"\b(" + _FEELING_WORDS + r")(?:,| and| or| but also| but)\s+(?:so |really |very |a bit |a little |kind of |also |quite )*("
     + _FEELING_WORDS + r")\b"
+)
+_SELF_CRITICAL = re.compile(
+    r"\b(?:call(?:ing|ed)? myself|i'?m (?:so |such an? |a |an )?|i am (?:so |such an? |a |an )?|i feel (?:so |like )?(?:a |an )?)\s*"
+    r"(?:stupid|idiot|failure|loser|useless|pathetic|worthless|disgusting|an idiot|a failure|a mess|a disaster)\b"
+    r"|\bhate myself\b|\b(?:can'?t|couldn'?t) forgive myself\b|\bbeat(?:ing)? myself up\b|\bso hard on myself\b"
 )
 _WEAK_FEELINGS = {"down", "low", "lost", "stuck", "light", "lighter", "warm", "content", "raw", "moved", "seen",
                   "safe", "alone", "empty", "mad", "calm", "steady", "tender", "tired"}
@@ -375,7 +388,8 @@ def extract_details(text: str) -> Details:
         first, second = FEELINGS[m.group(1)], FEELINGS[m.group(2)]
         if first in feelings and second not in feelings and m.group(2) not in _WEAK_FEELINGS:
             feelings.insert(feelings.index(first) + 1, second)
-    return Details(people=people[:4], feelings=feelings[:3], steps=find_steps(original))
+    return Details(people=people[:4], feelings=feelings[:3], steps=find_steps(original),
+                   self_critical=bool(_SELF_CRITICAL.search(lower)))
 
 
 def themes_of(entries: Iterable[Entry]) -> set[str]:
