@@ -149,13 +149,14 @@ class Reflector(ABC):
 
     def _run(self, text: str, practice: Practice, history: Sequence[Entry],
              progressive: bool) -> Generator[str, None, ReflectionResult]:
-        text = text.replace("\x00", "")[:MAX_INPUT_CHARS]
+        whole = text.replace("\x00", "")
+        text = whole[:MAX_INPUT_CHARS]
         past = sorted((e for e in history if e.transcript), key=lambda e: e.created_at)[-MAX_HISTORY:]
         step = pending_step(past)
         themes = detect_themes(text, pending_step=step)
 
         # Safety first: crisis language gets care and real help, never a journaling exercise.
-        crisis = check_crisis(text)
+        crisis = check_crisis(whole)  # all of it: what matters most may come at the very end
         if crisis.safety is not None:
             message, resources = safety_message(crisis.safety, self.config.region)
             for part in message.split("\n"):

@@ -165,9 +165,50 @@ def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left + 1, (min(rights) if rights else len(text))
 
 
+# Every rule needs at least one of these words nearby. For very long texts, only the stretches
+# around them are checked, so a 2 MB dictation doesn't take seconds.
+_ANCHOR_WORDS = frozenset(
+    """kill killing killed end ending ended die dying dead death suicide suicidal better wake wish disappear vanish
+    sleep asleep point go on keep going carry here around longer alive live living exist existing way out tired
+    sick fine happier burden overdose od pills pill tablets meds medication rope noose gun jump jumping note notes
+    letter letters goodbye goodbyes away gone cut cutting burn burning burned hurt hurting harm harming hit hits
+    hitting punish starve scratch scratched bang punch self urge urges relapse relapsed deserve choke choked
+    strangled kick kicked slap slapped shove shoved push pushed threw threat threatened threatens afraid scared
+    terrified frightened fear safe lock locked abused assaulted raped beat beats beaten stalked funeral plan
+    planning bus car train truck knife blade razor cabinet peace problem myself drag dragged broke pay pillow
+    over stop rather ways""".split()
+)
+_TOKEN = re.compile(r"[a-z]+")
+_LONG_TEXT = 20000
+
+
+def _stretches(lower: str) -> list[str]:
+    if len(lower) <= _LONG_TEXT:
+        return [lower]
+    spans: list[list[int]] = []
+    for m in _TOKEN.finditer(lower):
+        if m.group(0) not in _ANCHOR_WORDS:
+            continue
+        start, end = max(0, m.start() - 250), min(len(lower), m.end() + 250)
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = end
+        else:
+            spans.append([start, end])
+    return [lower[a:b] for a, b in spans]
+
+
 def check_crisis(text: str) -> CrisisCheck:
     """Look for crisis language in `text`. Danger from someone and self-harm/suicide both count."""
+    hits: list[tuple[str, str, str]] = []
     flat = tx.normalise(text).replace("’", "'")
+    for piece in _stretches(flat.lower()) if len(flat) > _LONG_TEXT else [flat]:
+        found = _check_piece(piece)
+        if found.safety is not None:
+            return found
+    return CrisisCheck(safety=None, matches=[m for _, _, m in hits])
+
+
+def _check_piece(flat: str) -> CrisisCheck:
     lower = flat.lower()
     hits: list[tuple[str, str, str]] = []
     for reason, level, pattern in _RULES:
