@@ -174,3 +174,13 @@ TINY_MODEL_REPLIES = [
 @pytest.mark.parametrize("reply, problem", TINY_MODEL_REPLIES)
 def test_the_guard_catches_what_a_tiny_model_really_said(reply, problem):
     assert problem in check_reflection(reply).problems
+
+
+def test_crisis_at_the_very_end_of_a_huge_entry_is_found_quickly():
+    """Regression: only the first 12,000 characters used to be checked."""
+    import time
+
+    huge = "word " * 300_000 + "and honestly I want to kill myself"
+    started = time.monotonic()
+    assert check_crisis(huge).safety is not None
+    assert time.monotonic() - started < 5
