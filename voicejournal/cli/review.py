@@ -41,7 +41,7 @@ def filter_options(func):
     return func
 
 
-def build_filter(since, until, on, tags, starred, practice, pending, limit=None) -> EntryFilter:
+def build_filter(since, until, on, tags, starred, practice, pending, limit=None, words=()) -> EntryFilter:
     if on and (since or until):
         raise UserInputError("Use --on by itself, or --from/--to, not both.")
     start = parse_day(on or since) if (on or since) else None
@@ -55,6 +55,7 @@ def build_filter(since, until, on, tags, starred, practice, pending, limit=None)
         starred=True if starred else None,
         practice=practice,
         status="pending" if pending else None,
+        words=tuple(words),
         limit=limit,
     )
 
@@ -105,10 +106,8 @@ def register(cli: click.Group) -> None:
         words = [w for w in " ".join(query).split() if w.strip()]
         if not words:
             raise UserInputError("Give something to search for, e.g. voicejournal search sister")
-        flt = build_filter(since, until, on, tags, starred, practice, pending)
-        found = [e for e in open_store().query(flt) if _matches(e, words)]
-        if limit:
-            found = found[:limit]
+        flt = build_filter(since, until, on, tags, starred, practice, pending, limit, words)
+        found = open_store().query(flt)
         if as_json:
             print_json([e.to_dict() for e in found])
         if not found:
@@ -118,11 +117,12 @@ def register(cli: click.Group) -> None:
         if as_json:
             return
         pattern = _pattern(words)
+        lines = []
         for e in found:
-            click.echo(click.style(f"{e.id}  {short_date(e)}", bold=True))
-            for snippet in _snippets(e, pattern):
-                click.echo("  " + snippet)
-            click.echo()
+            lines.append(click.style(f"{e.id}  {short_date(e)}", bold=True))
+            lines += ["  " + snippet for snippet in _snippets(e, pattern)]
+            lines.append("")
+        click.echo("\n".join(lines))  # one write: thousands of small ones are slow unbuffered
         note(f"{len(found)} {'entry' if len(found) == 1 else 'entries'} found.")
 
     # ignore_unknown_options lets "-work" through as a tag to remove, not an option.
@@ -278,11 +278,6 @@ def _reflect_on(store, entry: Entry, offline: bool) -> None:
     if reflector.last_result is not None:
         click.echo()
         show_result(reflector.last_result)
-
-
-def _matches(entry: Entry, words: list[str]) -> bool:
-    haystack = (entry.transcript + " " + (entry.reflection.text if entry.reflection else "")).lower()
-    return all(w.lower() in haystack for w in words)
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:
