@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson  # 2x faster to read and 10x faster to write than json: a decade of entries is ~10 MB
 from tinydb import TinyDB
 from tinydb.storages import MemoryStorage, Storage
 from tinydb.table import Table
@@ -167,7 +168,7 @@ class AtomicJSONStorage(Storage):
                 "Nothing was changed; run the command again."
             )
         try:
-            data = json.loads(self.decode(payload))
+            data = orjson.loads(self.decode(payload))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
             raise JournalCorrupt(
@@ -183,7 +184,7 @@ class AtomicJSONStorage(Storage):
 
     def write(self, data: dict[str, Any]) -> None:
         self._cache = None
-        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        text = orjson.dumps(data).decode("utf-8")
         try:
             atomic_write_bytes(self.path, self.encode(text))
         except OSError as exc:

@@ -292,11 +292,12 @@ def _snippets(entry: Entry, pattern: re.Pattern[str], radius: int = 60) -> list[
         sources.append(("reflection: ", entry.reflection.text))
     for label, text in sources:
         flat = " ".join(text.split())
-        spans = [m.span() for m in pattern.finditer(flat)]
-        if not spans:
+        first = pattern.search(flat)
+        if first is None:
             continue
-        start = max(0, spans[0][0] - radius)
-        end = min(len(flat), spans[-1][1] + radius) if len(spans) < 4 else min(len(flat), spans[0][1] + 2 * radius)
+        # A window around the first match: every match in it is highlighted.
+        start = max(0, first.start() - radius)
+        end = min(len(flat), first.end() + 2 * radius)
         piece = flat[start:end]
         piece = pattern.sub(lambda m: click.style(m.group(0), fg="yellow", bold=True, underline=True), piece)
         out.append(label + ("…" if start else "") + piece + ("…" if end < len(flat) else ""))
