@@ -379,3 +379,12 @@ def test_counts_what_the_real_reflector_stored(run, journal_path):
     assert months["2025-01"]["narratives"]["people_leave"] >= 1
     assert months["2025-06"]["connection"] == 1 == int(("connection", "connection") in stored["2025-06-10"])
     assert [m["entries"] for m in data["months"]] == [2, 0, 0, 0, 0, 1]
+
+
+def test_days_sentence_reads_right_for_a_single_day(run, journal_path):
+    """Regression: one day of entries read "on 1 different days"."""
+    run("write", "A quiet morning with coffee.")
+    run("write", "Later I called Sam and felt better.")
+    out = run("progress").output
+    assert "on one day, 2 entries in all." in out
+    assert "1 different days" not in out

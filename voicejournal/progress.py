@@ -360,7 +360,8 @@ def trend_sentences(progress: Progress, limit: int = 3) -> list[str]:
 
     sentences = out[: limit - 1]
     sentences.append(
-        say("trend.days", days=progress.days, entries=count_of(progress.entries, "entry", "entries"))
+        say("trend.days", days=count_of(progress.days, "day", "different days"),
+            entries=count_of(progress.entries, "entry", "entries"))
     )
     return sentences
 
