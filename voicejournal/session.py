@@ -21,7 +21,7 @@ from voicejournal.models import STATUS_COMPLETE, STATUS_PENDING, Entry
 
 if TYPE_CHECKING:  # the stages are imported lazily: they pull in Whisper, numpy, openai
     from voicejournal.config import Config
-    from voicejournal.reflection import Reflector
+    from voicejournal.reflection import ReflectionResult, Reflector
     from voicejournal.speech import Speaker
     from voicejournal.store import EntryStore
     from voicejournal.transcription import Transcriber, Transcript
@@ -52,31 +52,21 @@ def complete_entry(
         except VoiceJournalError as exc:
             _mark_pending(store, entry, f"transcription failed: {exc}")
             raise
-        entry.transcript = result.text
-        entry.segments = result.segments
-        entry.language = result.language
-        entry.duration_s = result.duration_s
-        entry.stt_model = result.model
-        if not config.keep_audio:
-            store.remove_audio(entry)
-            entry.audio = None
+        apply_transcript(store, entry, result, config)
         entry.pending_reason = None if entry.transcript else "no speech was heard"
         store.update(entry)
 
     if reflect and entry.transcript and entry.reflection is None and entry.safety is None:
         from voicejournal.reflection import get_reflector
 
-        history = [e for e in store.all() if e.id != entry.id and e.created_at <= entry.created_at]
         try:
             result = (reflector or get_reflector(config)).reflect(
-                entry.transcript, practice=entry.practice or config.practice, history=history
+                entry.transcript, practice=entry.practice or config.practice, history=past_entries(store, entry)
             )
         except VoiceJournalError as exc:
             _mark_pending(store, entry, f"reflection failed: {exc}")
             raise
-        entry.reflection = result.reflection
-        entry.themes = result.themes
-        entry.safety = result.safety
+        apply_reflection(entry, result)
 
     owed = not entry.transcript or (reflect and entry.reflection is None and entry.safety is None)
     entry.status = STATUS_PENDING if owed else STATUS_COMPLETE
@@ -84,6 +74,30 @@ def complete_entry(
         entry.pending_reason = None
     store.update(entry)
     return entry
+
+
+def apply_transcript(store: EntryStore, entry: Entry, transcript: Transcript, config: Config) -> None:
+    """Put a transcript on the entry; drop the recording if the settings say not to keep it."""
+    entry.transcript = transcript.text
+    entry.segments = transcript.segments
+    entry.language = transcript.language
+    entry.duration_s = transcript.duration_s or entry.duration_s
+    entry.stt_model = transcript.model
+    if not config.keep_audio:
+        store.remove_audio(entry)
+        entry.audio = None
+
+
+def apply_reflection(entry: Entry, result: ReflectionResult) -> None:
+    """Put what the reflector found (reflection, themes, safety note) on the entry."""
+    entry.reflection = result.reflection
+    entry.themes = list(result.themes)
+    entry.safety = result.safety
+
+
+def past_entries(store: EntryStore, entry: Entry) -> list[Entry]:
+    """The entries made before this one: what memory may draw on."""
+    return [e for e in store.all() if e.id != entry.id and e.created <= entry.created]
 
 
 def _mark_pending(store: EntryStore, entry: Entry, reason: str) -> None:
@@ -525,14 +539,7 @@ class CheckinSession:
             self._say("notice", self._pick("reflection_failed"))
             self.view.show("notice", str(exc))
             return
-        entry.transcript = transcript.text
-        entry.segments = transcript.segments
-        entry.language = transcript.language
-        entry.duration_s = transcript.duration_s or entry.duration_s
-        entry.stt_model = transcript.model
-        if not self.config.keep_audio:
-            self.store.remove_audio(entry)
-            entry.audio = None
+        apply_transcript(self.store, entry, transcript, self.config)
         entry.pending_reason = "reflection not done yet" if entry.transcript else "no speech was heard"
         self.store.update(entry)
         if entry.transcript:
@@ -549,10 +556,9 @@ class CheckinSession:
 
     def _reflect(self, entry: Entry) -> None:
         """Reflect with the streaming API, speaking each sentence as soon as it is ready."""
-        history = [e for e in self.store.all() if e.id != entry.id and e.created_at <= entry.created_at]
         try:
             reflector = self._get_reflector()
-            stream = reflector.stream(entry.transcript, practice=self.practice, history=history)
+            stream = reflector.stream(entry.transcript, practice=self.practice, history=past_entries(self.store, entry))
 
             def sentences() -> Iterator[str]:
                 for sentence in stream:
@@ -567,9 +573,7 @@ class CheckinSession:
             self._say("notice", self._pick("reflection_failed"))
             return
         self._tell_speech_problem()
-        entry.reflection = result.reflection
-        entry.themes = list(result.themes)
-        entry.safety = result.safety
+        apply_reflection(entry, result)
         for notice in result.notices:
             self.view.show("notice", notice)
         self._last_said = result.text
