@@ -24,7 +24,7 @@ def test_journal_check(tmp_path):
     store = open_store(path)
     store.add(Entry(transcript="one"))
     good = check_journal(path)
-    assert good.ok and "1 entries" in good.detail and "0o600" in good.detail
+    assert good.ok and "1 entry," in good.detail and "0o600" in good.detail
     os.chmod(path, 0o644)
     bad = check_journal(path)
     assert not bad.ok and bad.fix == f"chmod 600 {path}"
@@ -49,7 +49,7 @@ def test_doctor_command_reports_each_part(run, tmp_path, journal_path):
     assert checks["speech"]["ok"] and out.exists()
     assert checks["whisper"]["ok"] and "transcribed" in checks["whisper"]["detail"]
     assert checks["reflection"]["ok"] and "offline" in checks["reflection"]["detail"]
-    assert checks["journal"]["ok"] and "1 entries" in checks["journal"]["detail"]
+    assert checks["journal"]["ok"] and "1 entry," in checks["journal"]["detail"]
     assert result.exit_code == 1  # one problem (no microphone here)
     text = run("doctor", "--speak-to", str(out))
     assert "problem  microphone" in text.output and "fix:" in text.output and "ok       whisper" in text.output
@@ -98,4 +98,4 @@ def test_journal_check_on_an_encrypted_journal(tmp_path, monkeypatch):
     assert locked.ok and "encrypted" in locked.detail
     monkeypatch.setenv("VOICEJOURNAL_PASSPHRASE", "correct horse")
     opened = check_journal(path)
-    assert opened.ok and "1 entries, encrypted" in opened.detail
+    assert opened.ok and "1 entry, encrypted" in opened.detail

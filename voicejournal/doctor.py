@@ -142,14 +142,15 @@ def check_journal(path: Path) -> Check:
     except crypto.PassphraseNeeded:
         return Check("journal", True, f"{path}: encrypted ({oct(mode)}); entries not counted without the passphrase")
     count = store.count()
+    entries = "1 entry" if count == 1 else f"{count} entries"
     with store._locked():  # a stuck lock shows up here as JournalLocked
         pass
     store.close()
     path_note = "encrypted, " if encrypted else ""
     if mode & 0o077:
-        return Check("journal", False, f"{path}: {count} entries, but readable by others ({oct(mode)})",
+        return Check("journal", False, f"{path}: {entries}, but readable by others ({oct(mode)})",
                      f"chmod 600 {path}")
-    return Check("journal", True, f"{path}: {count} entries, {path_note}private ({oct(mode)}), lock free")
+    return Check("journal", True, f"{path}: {entries}, {path_note}private ({oct(mode)}), lock free")
 
 
 def run_checks(config: Config, journal: Path, speak_to: Path | None = None, mic: bool = True) -> list[Check]:
