@@ -104,6 +104,18 @@ def test_show_by_prefix_and_json(run, filled):
     assert json.loads(run("show", entry.id, "--json").output)["id"] == entry.id
 
 
+def test_show_without_id_shows_the_latest(run, filled):
+    result = run("show")
+    assert result.exit_code == 0
+    assert filled["new"].id in result.output and "Ines came round" in result.output
+
+
+def test_show_without_id_on_empty_journal(run):
+    result = run("show")
+    assert result.exit_code == 3
+    assert "no entries yet" in result.output and "Traceback" not in result.output
+
+
 def test_show_unknown_and_ambiguous_ids(run, filled):
     result = run("show", "nosuchid")
     assert result.exit_code == 3

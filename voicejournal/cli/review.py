@@ -20,7 +20,7 @@ from voicejournal.cli.common import (
     short_date,
 )
 from voicejournal.dates import parse_day
-from voicejournal.errors import UserInputError
+from voicejournal.errors import EntryNotFound, UserInputError
 from voicejournal.models import Entry
 from voicejournal.store import EntryFilter
 
@@ -86,11 +86,18 @@ def register(cli: click.Group) -> None:
         click.echo(entries_table(entries))
 
     @command(cli, "show")
-    @click.argument("entry_id")
+    @click.argument("entry_id", required=False)
     @json_option
     def show(entry_id, as_json):
-        """Show one entry in full (a unique start of its id is enough)."""
-        entry = open_store().get(entry_id)
+        """Show one entry in full: the latest, or ENTRY_ID (a unique start of it is enough)."""
+        store = open_store()
+        if entry_id is None:
+            latest = store.query(EntryFilter(limit=1))
+            if not latest:
+                raise EntryNotFound("Your journal has no entries yet. `voicejournal checkin` records your first.")
+            entry = latest[0]
+        else:
+            entry = store.get(entry_id)
         if as_json:
             print_json(entry.to_dict())
         else:
