@@ -91,66 +91,127 @@ class _Candidate:
     index: int
 
 
+# Openings that hedge rather than say something: dropped before a clause is said back.
+_HEDGE_START = re.compile(
+    r"^(?:i guess|i suppose|i don't know|i dunno|i think|it's just|the thing is(?: that)?|"
+    r"the thing with [\w' ]{1,20}? is(?: that)?|what happened was|to be fair|right)\b,?\s*",
+    re.IGNORECASE,
+)
+# Clauses that carry no event to say back ("so that's something", "that's it").
+_EMPTY = re.compile(r"^(?:that's|it's|this is|that was|it was) (?:it|something|all|that)\b|^nothing happened\b"
+                    r"|^(?:that|it|this) (?:was|is) \w+$|^that's (?:what|how|why)\b", re.IGNORECASE)
+# Harsh self-judgement is met by the self-compassion notice, never said back as fact.
+_HARSH = re.compile(r"\bhate (?:myself|me)\b|\bmy (?:own )?fault\b|\bi'?m (?:so |such )?(?:stupid|useless|pathetic|"
+                    r"an idiot|a failure|a mess|worthless)\b", re.IGNORECASE)
+_TRAILING_HEDGE = re.compile(r",?\s*\b(?:i guess|i think|i suppose|i don't know|or something|so that's something|"
+                             r"that's it|that's all|nothing happened|to be honest)$", re.IGNORECASE)
+# "I was like oh that was easy": what follows a spoken quote marker is a quote, not theirs to turn round.
+_QUOTATIVE = re.compile(r",?\s+\b(?:and )?(?:i|he|she|they|we) (?:was|were|am|is|'m|'s|go|goes|went) like\b.*$",
+                        re.IGNORECASE)
+# Diary style drops the "I": "Had a lovely day", "Called my grandma". Put it back to say it to them.
+_DROPPED_I = re.compile(
+    r"^(?:had|went|got|ate|made|called|rang|invited|presented|spent|saw|met|took|felt|couldn't|didn't|can't|"
+    r"finally|tried|started|finished|told|bought|walked|cooked|cleaned|worked|missed|forgot|skipped|"
+    r"managed|decided|booked|sent|texted|cried|laughed|slept|woke|watched|played|visited|drove)\b", re.IGNORECASE)
+_NOT_NAMES = frozenset("nearly really finally probably obviously actually literally basically luckily hopefully "
+                       "suddenly only early family sun rain lying ninety grateful fed knackered".split())
+LONGEST_MIRROR = 20
+
+
+def _clean_piece(piece: str) -> str:
+    piece = piece.strip(" .!?…\"',")
+    while True:
+        stripped = _HEDGE_START.sub("", _LEADING.sub("", piece)).strip(" ,")
+        stripped = _TRAILING_HEDGE.sub("", _QUOTATIVE.sub("", stripped)).strip(" ,")
+        if stripped == piece:
+            break
+        piece = stripped
+    if _DROPPED_I.match(piece) and len(piece.split()) >= 3:
+        piece = "I " + piece[:1].lower() + piece[1:]
+    return tx.strip_trailing_conjunction(piece)
+
+
 def mirror_candidates(transcript: str, people: list[str], triggers: list[str], feelings: list[str],
                       story_triggers: list[str] = ()) -> list[_Candidate]:
-    """Pieces of what the person said that read well when turned round to "you", best first."""
+    """Clauses of what the person said that read well turned round to "you", most telling first.
+
+    The transcript is tidied (fillers, stutters, typos) and cut where speech naturally breaks, so
+    unpunctuated dictation gives short clauses rather than run-ons; a clause with a person and an
+    event, or a feeling, is preferred over one that only sets the scene.
+    """
     out: list[_Candidate] = []
     trigger_words = {w for t in triggers for w in tx.content_words(t)}
     stories = [t.lower().strip(" .,") for t in story_triggers]
     index = 0
-    for sentence in tx.sentences(transcript):
-        parts = [part for clause in tx.clauses(sentence) for part in _CONJUNCTION.split(clause) if part.strip()]
-        # The whole sentence first; its parts too, in case the whole can't be said back.
-        pieces = ([sentence] if len(sentence.split()) <= 22 else []) + (parts if len(parts) > 1 else [])
-        for piece in pieces:
-            index += 1
-            piece = tx.strip_fillers(piece).strip(" .!?…\"'")
-            while True:
-                stripped = _LEADING.sub("", piece)
-                if stripped == piece:
-                    break
-                piece = stripped
-            n = len(piece.split())
-            if n < 3 or n > 22 or "?" in piece or _QUESTION_START.match(piece):
+    people = [p for p in people if p.lower() not in _NOT_NAMES]
+    pieces: list[str] = []
+    for clause in tx.spoken_clauses(tx.tidy_speech(transcript), longest=LONGEST_MIRROR):
+        # The whole clause, and its parts in case the whole can't be said back.
+        commas = tx.clauses(clause)
+        # "Jo, Marta, Kwame and Lucy": a list of names is not a set of clauses.
+        listed = len(commas) > 2 and sum(bool(re.fullmatch(r"[A-Z][a-z]+", c.split()[-1])) for c in commas[:-1]) >= 2
+        pieces += [clause] + (commas if len(commas) > 1 and not listed else [])
+        pieces += [] if listed else tx.split_at_breaks(clause)
+    seen: set[str] = set()
+    for piece in pieces:
+        index += 1
+        piece = _clean_piece(piece)
+        if piece.lower() in seen:
+            continue
+        seen.add(piece.lower())
+        n = len(piece.split())
+        if n < 3 or n > LONGEST_MIRROR or "?" in piece or _QUESTION_START.match(piece) or _EMPTY.match(piece):
+            continue
+        if tx.has_second_person(piece):
+            # "my daughter hugged me and said I love you": keep what comes before the quote
+            cut = re.split(r",?\s+\b(?:and )?(?:said|says|told me|asked|texted|wrote|goes)\b", piece, maxsplit=1)[0]
+            if cut == piece or tx.has_second_person(cut) or len(cut.split()) < 4:
                 continue
-            if tx.has_second_person(piece):
-                # "my daughter hugged me and said I love you": keep what comes before the quote
-                cut = re.split(r",?\s+\b(?:and )?(?:said|says|told me|asked|texted|wrote|goes)\b", piece, maxsplit=1)[0]
-                if cut == piece or tx.has_second_person(cut) or len(cut.split()) < 4:
-                    continue
-                piece = cut
-            if '"' in piece:
+            piece = cut
+        if '"' in piece:
+            continue
+        if not tx.content_words(piece):
+            continue  # "I don't know" says nothing to say back
+        if not _FIRST_PERSON.search(piece):
+            if not (_SUBJECT_START.match(piece) or any(piece.startswith(p) for p in people)):
                 continue
-            if not tx.content_words(piece):
-                continue  # "I don't know" says nothing to say back
-            if not _FIRST_PERSON.search(piece):
-                if not (_SUBJECT_START.match(piece) or any(piece.startswith(p) for p in people)):
-                    continue
-            if not (_PRONOUN_START.match(piece) or _SUBJECT_START.match(piece)
-                    or any(piece.startswith(p) for p in people)):
-                continue  # "had a sandwich" or "maybe like not being scared" has no subject to say back
-            low_piece = piece.lower()
-            if any(t in low_piece or low_piece in t for t in stories):
-                continue  # an old story is named as a story (by the notice), never said back as fact
-            if check_crisis(piece).safety is not None:
-                continue
-            turned = tx.to_second_person(piece)
-            turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
-            if not check_sentence(turned).ok:
-                continue  # the person's self-criticism ("I overreacted") is not said back as fact
-            low = piece.lower()
-            has_i = bool(re.search(r"\b(?:i|we)\b|\bi'", low))
-            if piece.count(",") >= 2 and not has_i:
-                continue  # a list of fragments ("first my dad, then Leo, now her") reads badly said back
-            score = 0.5 * has_i
-            score += 2.0 * any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
-            score += 1.5 * bool(trigger_words & set(tx.content_words(piece)))
-            score += 1.0 * any(f in low for f in feelings)
-            score += 1.0 if 7 <= n <= 16 else 0.0
-            score -= 0.02 * index  # earlier tends to be the heart of it, slightly
-            out.append(_Candidate(turned, score, index))
+        if not (_PRONOUN_START.match(piece) or _SUBJECT_START.match(piece)
+                or any(piece.startswith(p) for p in people)):
+            continue  # "had a sandwich" or "maybe like not being scared" has no subject to say back
+        low_piece = piece.lower()
+        if any(t in low_piece or low_piece in t for t in stories):
+            continue  # an old story is named as a story (by the notice), never said back as fact
+        if check_crisis(piece).safety is not None or _HARSH.search(piece):
+            continue
+        turned = tx.to_second_person(piece)
+        turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
+        if re.search(r"\b(?:i|me|my|myself|mine)\b", turned, re.IGNORECASE) or re.search(r"\byou(?:'re)? (?:she|he)\b", turned):
+            continue  # something didn't turn round cleanly ("I'm she"); better unsaid than garbled
+        if not check_sentence(turned).ok:
+            continue  # the person's self-criticism ("I overreacted") is not said back as fact
+        low = piece.lower()
+        has_i = bool(re.search(r"\b(?:i|we)\b|\bi'", low))
+        if piece.count(",") >= 2 and not has_i:
+            continue  # a list of fragments ("first my dad, then Leo, now her") reads badly said back
+        score = 0.5 * has_i
+        score += 2.0 * any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
+        score += 1.5 * bool(trigger_words & set(tx.content_words(piece)))
+        score += 1.0 * any(f in low for f in feelings)
+        score += 1.0 if 6 <= n <= 16 else 0.0
+        score -= 0.5 * bool(re.match(r"(?:you|i) (?:don't|didn't) know\b", low))
+        score -= 1.0 * (n > 12 and bool(tx.split_at_breaks(piece)))  # a run-on: one of its parts reads better
+        score -= 0.02 * index  # earlier tends to be the heart of it, slightly
+        out.append(_Candidate(turned, score, index))
     out.sort(key=lambda c: c.score, reverse=True)
     return out
+
+
+def overlaps(a: str, b: str) -> bool:
+    """Two clauses that say mostly the same thing: saying both back sounds like an echo."""
+    wa, wb = set(tx.content_words(a)), set(tx.content_words(b))
+    if not wa or not wb:
+        return a.lower() in b.lower() or b.lower() in a.lower()
+    return len(wa & wb) >= 0.5 * min(len(wa), len(wb))
 
 
 def _is_name(text: str, people: list[str]) -> bool:
@@ -187,6 +248,8 @@ def _trigger_values(trigger: str) -> dict[str, str]:
             break
         raw = stripped
     values: dict[str, str] = {}
+    if raw.split() and raw.split()[0].lower().endswith("ing"):
+        raw = raw[:1].lower() + raw[1:]  # "Asking for help feels like weakness" is said mid-sentence
     if 2 <= len(raw.split()) <= 12 and not tx.has_second_person(raw) and _CLAUSE_START.match(raw):
         turned = tx.lower_first(tx.to_second_person(raw))
         if check_sentence(turned).ok:
@@ -194,6 +257,76 @@ def _trigger_values(trigger: str) -> dict[str, str]:
     if 2 <= len(raw.split()) <= 10 and '"' not in raw and check_sentence(raw).ok:
         values["trigger_raw"] = raw
     return values
+
+
+_NEGATED = re.compile(r"\b(?:not|n't|never|no longer|wasn't|isn't)\s+(?:\w+\s+)?$", re.IGNORECASE)
+_ASKED = re.compile(
+    r"\b(?:do you think|did i|am i|should i|was i|is (?:it|something) wrong with me|what's wrong with me|"
+    r"why do i|why can't i|what do i do|what should i do|is that normal|is it normal)\b[^.?!]*\?"
+    r"|\b(?:should i|do you think)\b", re.IGNORECASE)
+MAX_SENTENCES = 6
+
+
+def _word_table(relative: str) -> dict[str, tuple[str, str]]:
+    out: dict[str, tuple[str, str]] = {}
+    for key, value in _table(relative).items():
+        said, _, tone = value.partition("|")
+        out[key.lower()] = (said.strip(), tone.strip())
+    return out
+
+
+def named_feelings(text: str) -> list[tuple[str, str]]:
+    """Feelings named without "I feel" ("Grateful today.", "just numb"), as (said back, tone), in order."""
+    low = tx.tidy_speech(text).lower()
+    found: list[tuple[int, str, str]] = []
+    for word, (said, tone) in _word_table("reflection/feeling_words.txt").items():
+        for m in re.finditer(r"\b" + re.escape(word) + r"\b", low):
+            if not _NEGATED.search(low[max(0, m.start() - 25):m.start()]):
+                found.append((m.start(), said, tone))
+                break
+    out: list[tuple[str, str]] = []
+    for _, said, tone in sorted(found):
+        if said not in [s for s, _ in out]:
+            out.append((said, tone))
+    return out
+
+
+def tone_of(text: str) -> str | None:
+    """The day's tone when it is clear ("joy", "hard", "angry", "flat"); "mixed" or None otherwise."""
+    low = " " + tx.tidy_speech(text).lower() + " "
+    counts: dict[str, int] = {}
+    for tone, words in _table("reflection/tones.txt").items():  # joy first: "nobody cried" is not crying
+        cues = sorted((w.strip() for w in words.split(",") if w.strip()), key=len, reverse=True)
+        counts[tone] = 0
+        for cue in cues:
+            low, n = re.subn(r"\b" + re.escape(cue) + r"\b", " ", low)
+            counts[tone] += bool(n)
+    for _said, tone in named_feelings(text):
+        counts[tone] = counts.get(tone, 0) + 1
+    hard = counts.get("hard", 0) + counts.get("angry", 0)
+    if counts.get("joy", 0) and hard:
+        if counts["joy"] >= 2 * hard:
+            return "joy"
+        return "mixed" if hard < 2 * counts["joy"] else max(("hard", "angry"), key=lambda k: counts.get(k, 0))
+    best = max(counts, key=lambda k: counts[k]) if counts else None
+    return best if best and counts[best] else None
+
+
+def asks_a_question(text: str) -> bool:
+    """The person asks something ("do you think I overreacted?"), to be met rather than ignored."""
+    return bool(_ASKED.search(tx.normalise(text)))
+
+
+def _trim_step(step: str) -> str:
+    """A small step said back short: cut at "and if", "if he says"... and never mid-word."""
+    step = re.split(r"\s+\b(?:and if|if (?:he|she|they|it) (?:says|say|doesn't|don't)|and then|or if)\b", step)[0]
+    words = step.split()
+    cut = len(words) > 16
+    words = words[:16]
+    while words and (len(words[-1]) == 1 and words[-1].lower() not in ("a", "i") or words[-1].lower() in
+                     (("and", "or", "but", "to", "the", "a", "if", "with", "like") if cut else ("and", "or", "but"))):
+        words.pop()
+    return " ".join(words).strip(" ,")
 
 
 def compose(request) -> str:
@@ -235,6 +368,7 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
         mirror_lines.append(_choose(rng, templates, {"mirror": first.text}) or "")
         used = [tx.to_second_person(t).lower() for t in triggers[:1]]
         more = [c for c in candidates[1:] if c.index != first.index and c.score >= 1.0
+                and not overlaps(c.text, first.text)
                 and not any(u in c.text.lower() or c.text.lower() in u for u in used)]
         if more:
             line = _choose(rng, _bank("reflection/mirror_more.txt"), {"mirror": more[0].text})
@@ -249,13 +383,18 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     # 2. feel: theirs, or a gentle guess from what was noticed.
     guesses = _table("reflection/theme_feelings.txt")
     said_so_far = " ".join(mirror_lines).lower()
-    fresh = [f for f in details.feelings if f not in said_so_far]  # don't repeat a feeling just said back
+    loose = [said for said, _ in named_feelings(request.text)]
+    own = list(dict.fromkeys(details.feelings + [f for f in loose if f not in details.feelings]))
+    fresh = [f for f in own if f not in said_so_far]  # don't repeat a feeling just said back
+    tone = tone_of(request.text)
     if fresh:
         feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(fresh[:2])})
     else:
         corrected_first = sorted(themes, key=lambda t: t.kind != "corrective")
-        key = next((t.name for t in corrected_first if t.name in guesses), "default")
+        key = next((t.name for t in corrected_first if t.name in guesses),
+                   f"default_{tone}" if f"default_{tone}" in guesses else "default")
         guess = guesses.get(key, guesses.get("default", "holding a mix of things at once"))
+        guess = rng.choice([g.strip() for g in guess.split("|") if g.strip()])  # variants, so days differ
         feel = _choose(rng, _bank("reflection/feel_guess.txt"), {"feelings": guess})
 
     # 3. notice: an old story or pattern, and/or a moment of connection, and a small step.
@@ -281,10 +420,22 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
         if theme.name == "set":
             steps = details.steps or theme.triggers
             if steps and tx.to_second_person(steps[0]).lower() not in said:
-                values["step"] = tx.lower_first(tx.to_second_person(steps[0]))
+                step = _trim_step(tx.to_second_person(tx.tidy_speech(steps[0])))
+                if len(step.split()) >= 2:
+                    values["step"] = tx.lower_first(step)
         line = _choose(rng, _bank(f"reflection/themes/{theme.name}.txt"), values)
         if line:
             notices.append(line)
+
+    joyful = tone == "joy" and hard is None and not details.self_critical and not asks_a_question(request.text)
+    if not notices and joyful:
+        line = _choose(rng, _bank("reflection/joy.txt"), {})
+        if line:
+            notices.append(line)
+    if asks_a_question(request.text) and len(notices) < 2:
+        line = _choose(rng, _bank("reflection/asked.txt"), {})
+        if line:
+            notices.insert(0, line) if not notices else notices.append(line)
 
     # 4. memory: an earlier entry that truly relates, to show change over time.
     memory = _memory_line(request, rng, themes)
@@ -294,6 +445,8 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     lead = hard or good or step_set
     if lead is not None and rng.random() < 0.6:
         question = _choose(rng, _bank(f"reflection/questions/{lead.name}.txt"), {})
+    if question is None and joyful:
+        question = _choose(rng, _bank("reflection/questions/joy.txt"), {})
     if question is None:
         question = rng.choice(request.practice.questions())
 
@@ -319,20 +472,28 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
 
     include = {"mirror_more", "notice2", "memory"}
     text = assemble(include)
-    for drop in ("notice2", "mirror_more", "memory"):
-        if tx.word_count(text) <= TARGET_MAX:
+    for drop in ("notice2", "mirror_more", "notice1_long", "memory"):
+        if tx.word_count(text) <= TARGET_MAX and len(list(sentences_of(text))) <= MAX_SENTENCES:
             break
+        if drop == "notice1_long":
+            # Keep the notice's first sentence (it names what was noticed) to make room for the rest.
+            said = list(sentences_of(core["notice1"][0])) if core["notice1"] else []
+            if len(said) > 1 and not said[-1].endswith("?"):
+                core["notice1"] = [said[0]]
         include.discard(drop)
         text = assemble(include)
-    if tx.word_count(text) < 60:
+    def fits(candidate: str) -> bool:
+        return tx.word_count(candidate) <= TARGET_MAX and len(list(sentences_of(candidate))) <= MAX_SENTENCES
+
+    if tx.word_count(text) < 60 and fits(assemble(include | {"question_extra"})):
         include.add("question_extra")
         text = assemble(include)
-    if tx.word_count(text) < 75:
+    if tx.word_count(text) < 75 and fits(assemble(include | {"close"})):
         include.add("close")
         text = assemble(include)
     extras = _bank("reflection/extra.txt")
     rng.shuffle(extras)
-    while tx.word_count(text) < TARGET_MIN and extras:
+    while tx.word_count(text) < TARGET_MIN and extras and len(list(sentences_of(text))) < MAX_SENTENCES:
         # Before the question, so the reflection still ends by opening something up.
         core["feel"] = core["feel"] + [extras.pop()]
         text = assemble(include)

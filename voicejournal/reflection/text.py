@@ -49,6 +49,140 @@ def strip_fillers(text: str) -> str:
     return normalise(_FILLERS.sub("", text))
 
 
+# Spoken fillers that carry no meaning when said back. "like" is a filler except after the words
+# that make it a verb or a comparison ("I felt like", "looks like", "I'd like", "don't like").
+_SPOKEN_FILLERS = re.compile(
+    r"(?:,\s*)?\b(?:um+|uh+|erm+|er|hmm+|mm+|ah|you know|i mean|basically|literally|like i said|to be honest|"
+    r"honestly|by the way|or something|or whatever|and stuff|and everything|sort of like|kind of like)\b,?",
+    re.IGNORECASE,
+)
+_LIKE = re.compile(
+    r"(?<!\bfeel)(?<!\bfelt)(?<!\bfeels)(?<!\bfeeling)(?<!\blook)(?<!\blooks)(?<!\blooked)(?<!\bseem)"
+    r"(?<!\bseems)(?<!\bsound)(?<!\bsounds)(?<!\bwould)(?<!'d)(?<!\bi)(?<!\byou)(?<!\bwe)(?<!\bthey)"
+    r"(?<!\bdon't)(?<!\bdidn't)(?<!\bdo)(?<!\bjust)(?<!\breally)(?<!\bsomething)(?<!\bnot)"
+    r"(?<!\bwas)(?<!\bis)(?<!\bwere)(?<!\bbe)(?<!\bmore)(?<!\bthings)(?<!\bjust)\s+like\b,?(?=\s)",
+    re.IGNORECASE,
+)
+# False starts and stutters: "I I was", "she she", "I started to I started telling".
+_STUTTER = re.compile(r"\b(\w+(?:'\w+)?)(?:\s+\1\b)+", re.IGNORECASE)
+_RESTART = re.compile(r"\b((?:i|we|he|she|they|it) \w+)(?: to| the| a| that| fine| okay| ok| good| bad)? (?=\1\b)",
+                      re.IGNORECASE)
+# Speech without punctuation: "I went to work I came home": a new "I" + verb after an ordinary word.
+_RUNON_I = re.compile(
+    r"(?<=[a-z]) (?=I (?:was|went|came|got|had|did|made|saw|took|told|said|felt|just|watched|called|rang|thought|"
+    r"know|knew|think|feel|keep|kept|can't|couldn't|don't|didn't|wasn't|really|still|\w+ed)\b)"
+)
+_REPORTING = {"told", "tell", "asked", "ask", "texted", "promised", "reminded", "warned", "showed", "messaged",
+              "emailed", "rang", "called", "convinced", "assured"}
+_NO_BREAK_BEFORE = {"and", "but", "so", "because", "that", "what", "when", "if", "where", "how", "why", "whether",
+                    "cause", "then", "which", "who", "until", "before", "after", "while", "since", "though", "as",
+                    "like", "said", "says", "think", "thought", "know", "knew", "guess", "hope", "wish", "mean",
+                    "or", "than", "feel", "felt", "tell", "told"}
+# Misspellings common in typed entries, put right before the words are said back.
+_TYPOS = {"teh": "the", "noone": "no one", "alot": "a lot", "becuase": "because", "realy": "really",
+          "relived": "relieved", "thier": "their", "freind": "friend", "definately": "definitely",
+          "tommorow": "tomorrow", "wierd": "weird", "untill": "until", "recieve": "receive"}
+_WE_ME_AND = re.compile(r"\b[Ww]e\b([^,.;!?]{1,40}?)\s*,?\s*\bme and ((?:[A-Z][a-z]+|my [a-z]+))\b")
+_VERDICT_RUNON = re.compile(
+    r"\b((?:was|is|been|felt|feels) (?:so |really |pretty |quite )?(?:hard|rough|awful|terrible|horrible|good|great|"
+    r"fine|okay|ok|weird|long|busy|mad|bad|lovely|nice|strange|heavy|tough|a lot))\s+((?:we|i|he|she|they|my)\s)",
+    re.IGNORECASE,
+)
+_TYPO_RE = re.compile(r"\b(" + "|".join(_TYPOS) + r")\b", re.IGNORECASE)
+
+
+def tidy_speech(text: str) -> str:
+    """The person's words without fillers, stutters, false starts and common typos, apostrophes back."""
+    text = normalise(text)
+    text = _TYPO_RE.sub(lambda m: _TYPOS[m.group(1).lower()], text)
+    text = _SPOKEN_FILLERS.sub("", text)
+    text = _LIKE.sub("", text)
+    text = re.sub(r"^like\b,?\s*", "", text, flags=re.IGNORECASE)
+    text = _RESTART.sub("", text)
+    # "today was hard we had a fight": a new subject after a short verdict starts a new sentence.
+    text = _VERDICT_RUNON.sub(lambda m: m.group(1) + ". " + m.group(2)[:1].upper() + m.group(2)[1:], text)
+    # "we had a fight me and Dara" -> "Dara and I had a fight", which turns round cleanly.
+    text = _WE_ME_AND.sub(lambda m: f"{m.group(2)} and I{m.group(1)}", text)
+    text = _STUTTER.sub(r"\1", text)
+    text = re.sub(r"\s+([,.!?])", r"\1", text)
+    text = re.sub(r",\s*,", ",", text)
+    return normalise(fix_contractions(text)).strip(" ,")
+
+
+# Where unpunctuated speech naturally breaks: before a discourse marker that starts a new thought.
+_BREAK = re.compile(
+    r"(?<!\bme)(?<!\bI)(?<!\byou)(?<!\band)(?<!\bbut)(?<!\bso)\s*,?\s+(?=(?i:and then|and now|and so|but then|but|so then|so|because|cause|and|then|"
+    r"even though|although)\s+(?:(?i:i|i'm|i've|i'd|we|we're|my|he|he's|she|she's|they|they're|it|it's|there|now|"
+    r"nobody|no one|everyone|everything|tonight|today)\b|(?!I\b)[A-Z][a-z]+\b))",
+)
+_TRAILING = re.compile(r"[\s,]+\b(?:and|but|so|because|then|or|now|and now|and then|but then)$", re.IGNORECASE)
+_ANY_AND = re.compile(r"\s*,?\s+(?=(?i:and|but|so|because)\s)")
+
+
+def spoken_clauses(text: str, longest: int = 18) -> list[str]:
+    """A transcript cut into clauses that can be said back: sentences, then their comma pieces, and
+    long unpunctuated stretches cut where speech breaks ("and then I", "but she", "so we").
+
+    Each clause keeps its leading marker ("but she left"); callers strip it. Clauses stay in order.
+    """
+    out: list[str] = []
+    for sentence in _SENTENCE_END.split(normalise_keep_lines(text)):
+        sentence = sentence.strip()
+        if not sentence:
+            continue
+        pieces = [sentence] if len(sentence.split()) <= longest else clauses(sentence)
+        for piece in (p for whole in pieces for p in split_runons(whole)):
+            if len(piece.split()) <= longest:
+                out.append(piece)
+                continue
+            out.extend(_cut_long(piece, longest))
+    return out
+
+
+def split_runons(piece: str) -> list[str]:
+    """ "nothing happened I went to work I came home" -> its three statements."""
+    out, start = [], 0
+    for m in _RUNON_I.finditer(piece):
+        before = piece[start:m.start()].split()
+        reported = len(before) >= 2 and before[-2].lower() in _REPORTING  # "I told Sam I didn't want to"
+        if before and before[-1].lower().strip(",") not in _NO_BREAK_BEFORE and len(before) >= 2 and not reported:
+            out.append(piece[start:m.start()].strip())
+            start = m.end()
+    out.append(piece[start:].strip())
+    return [p for p in out if p]
+
+
+def split_at_breaks(piece: str) -> list[str]:
+    """A clause cut where speech breaks ("and then I", "but she"), or [] when there is no break."""
+    parts = [p for part in _cut_long(piece, 0) for p in split_runons(part)]
+    return parts if len(parts) > 1 else []
+
+
+def _cut_long(piece: str, longest: int) -> list[str]:
+    # "Dara and I had a fight" is one subject, not a place to break.
+    piece = re.sub(r"\b((?:[A-Z][a-z]+|my [a-z]+)) and (I|me)\b", "\\1\0and\0\\2", piece)
+    parts: list[str] = []
+    for part in (_TRAILING.sub("", p.strip()) for p in _BREAK.split(piece) if p and p.strip()):
+        parts += [q.strip() for q in _ANY_AND.split(part)] if longest and len(part.split()) > longest else [part]
+    out: list[str] = []
+    for part in (p.replace("\0", " ") for p in parts):
+        if out and len(part.split()) < 3:
+            out[-1] = out[-1] + " " + part  # "and I" alone is not a thought
+        else:
+            out.append(part)
+    return out
+
+
+def strip_trailing_conjunction(text: str) -> str:
+    """ "we talked and" -> "we talked": a clause cut mid-flow doesn't end on "and"."""
+    text = text.strip()
+    while True:
+        cut = _TRAILING.sub("", text).strip(" ,")
+        if cut == text:
+            return text
+        text = cut
+
+
 def sentences(text: str) -> list[str]:
     """Sentences of a transcript; very long unpunctuated stretches are cut at 'but', 'and then'..."""
     out: list[str] = []
@@ -117,12 +251,19 @@ def to_second_person(text: str) -> str:
     tokens = _WORD.findall(fix_contractions(text))
     out: list[str] = []
     prev_word = ""
+    subject_i = False  # the clause's subject is "I": "I'm talking about me" -> "about yourself"
     for tok in tokens:
         low = tok.lower().replace("’", "'")
         if tok.isspace() or not tok[0].isalpha():
             out.append(tok)
             continue
-        if prev_word in ("i", "we") and low in _AFTER_I:
+        if low in ("i", "i'm", "im", "i've", "i'd", "i'll"):
+            subject_i = True
+        elif low in ("he", "she", "they", "it", "he's", "she's", "they're", "it's", "who", "that"):
+            subject_i = False
+        if low == "me" and subject_i and prev_word in ("about", "at", "for", "with"):
+            rep = "yourself"
+        elif prev_word in ("i", "we") and low in _AFTER_I:
             rep = _AFTER_I[low]
         elif low in _SWAP:
             rep = _SWAP[low]
