@@ -19,6 +19,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from voicejournal.models import Safety
 from voicejournal.prompts import prompts_dir, read_lines
@@ -198,14 +199,19 @@ def _stretches(lower: str) -> list[str]:
 
 
 def check_crisis(text: str) -> CrisisCheck:
-    """Look for crisis language in `text`. Danger from someone and self-harm/suicide both count."""
-    hits: list[tuple[str, str, str]] = []
+    """Look for crisis language in `text`. Danger from someone and self-harm/suicide both count.
+
+    Two layers, either is enough: the rules below (fixed phrases, with their protections for
+    figures of speech, negations and the past), then, when they find nothing, the meaning of
+    each sentence compared with the labelled examples in `prompts/safety/` (`semantic_check`).
+    """
     flat = tx.normalise(text).replace("’", "'")
-    for piece in _stretches(flat.lower()) if len(flat) > _LONG_TEXT else [flat]:
+    pieces = _stretches(flat.lower()) if len(flat) > _LONG_TEXT else [flat]
+    for piece in pieces:
         found = _check_piece(piece)
         if found.safety is not None:
             return found
-    return CrisisCheck(safety=None, matches=[m for _, _, m in hits])
+    return semantic_check(" \n".join(pieces))
 
 
 def _check_piece(flat: str) -> CrisisCheck:
@@ -296,6 +302,175 @@ def _ideation(lower: str) -> str | None:
 
 def is_crisis(text: str) -> bool:
     return check_crisis(text).safety is not None
+
+
+# ---------------------------------------------------------------- the semantic layer
+#
+# Rules only know the phrases someone thought of. People say "I gave my dog to my sister
+# because I won't be around". Each sentence of the entry (long unpunctuated speech: windows of
+# ~25 words that overlap) is embedded with a small sentence encoder (all-MiniLM-L6-v2, in numpy)
+# and compared with labelled examples: prompts/safety/crisis_examples.txt, danger_examples.txt
+# and not_crisis_examples.txt. A sentence counts when it is close to a crisis/danger example
+# (SIM_MIN) and closer to it than to any not-crisis example by MARGIN. The not-crisis examples
+# carry the figures of speech, accidents, negations and ordinary pain, so they are the
+# protection here; the thresholds were tuned on tests/data/crisis_sentences.tsv and
+# tests/data/crisis_dev_extra.tsv (bench/crisis_tuning.py).
+
+SIM_MIN = 0.40
+MARGIN = 0.06
+TOP_K = 3  # the mean of the k nearest examples of a kind: one stray example doesn't decide
+WINDOW_WORDS = 25
+WINDOW_STEP = 15
+MAX_SEGMENTS = 400  # a huge dictation: only the stretches near telling words are embedded anyway
+_EXAMPLE_FILES = {
+    LEVEL_CRISIS: "safety/crisis_examples.txt",
+    LEVEL_DANGER: "safety/danger_examples.txt",
+    "ok": "safety/not_crisis_examples.txt",
+}
+
+
+def crisis_segments(text: str) -> list[str]:
+    """Sentences of `text`; over-long ones (speech without punctuation) as overlapping windows."""
+    segments: list[str] = []
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
+        words = sentence.split()
+        if len(words) < 2:
+            continue
+        if len(words) <= WINDOW_WORDS + 5:
+            segments.append(" ".join(words))
+            continue
+        for start in range(0, len(words) - WINDOW_STEP, WINDOW_STEP):
+            segments.append(" ".join(words[start : start + WINDOW_WORDS]))
+    return segments
+
+
+@dataclass
+class _Examples:
+    texts: list[str]
+    labels: list[str]  # LEVEL_CRISIS, LEVEL_DANGER or "ok", one per text
+    vectors: object  # numpy (n, 384) unit vectors
+
+
+def _example_key() -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in sorted(_EXAMPLE_FILES.values()):
+        digest.update(name.encode() + b"\0" + (prompts_dir() / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@lru_cache(maxsize=4)
+def _examples(key: str) -> _Examples | None:
+    # numpy is imported here (it is heavy) and only when the encoder is there to use.
+    from voicejournal.reflection import embedding
+
+    encoder = embedding.get_encoder()
+    if encoder is None:
+        return None
+    import numpy as np
+
+    texts: list[str] = []
+    labels: list[str] = []
+    for label, name in _EXAMPLE_FILES.items():
+        lines = read_lines(name)
+        texts += lines
+        labels += [label] * len(lines)
+    cache = _example_cache_path(key, encoder.model_id)
+    vectors = None
+    if cache is not None and cache.is_file():
+        try:
+            vectors = np.load(cache)
+            if vectors.shape != (len(texts), encoder.hidden):
+                vectors = None
+        except (OSError, ValueError):
+            vectors = None
+    if vectors is None:
+        vectors = encoder.encode(texts)
+        if cache is not None:
+            try:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                tmp = cache.with_suffix(".tmp.npy")
+                np.save(tmp, vectors)
+                tmp.replace(cache)
+            except OSError:
+                pass  # a read-only cache only costs time
+    return _Examples(texts=texts, labels=labels, vectors=vectors)
+
+
+def _example_cache_path(key: str, model_id: str):
+    """Embedded examples are cached on disk (~2 s to compute, ~1 ms to load), keyed by their text."""
+    try:
+        import platformdirs
+    except ImportError:
+        return None
+    import hashlib
+
+    model = hashlib.sha256(model_id.encode()).hexdigest()[:8]
+    return Path(platformdirs.user_cache_dir("voicejournal", appauthor=False)) / "crisis" / f"{key}-{model}.npy"
+
+
+def warm_up() -> bool:
+    """Load the encoder and embed the examples now (a check-in does it in the background)."""
+    return _examples(_example_key()) is not None
+
+
+@dataclass
+class SegmentScore:
+    """How one sentence compares with the examples (for `matches` and for tuning)."""
+
+    segment: str
+    level: str  # the kind of the nearest crisis/danger example
+    crisis: float  # mean similarity to its TOP_K nearest crisis/danger examples
+    ok: float  # the same for the not-crisis examples
+    nearest: str  # the nearest crisis/danger example
+
+    @property
+    def flagged(self) -> bool:
+        return self.crisis >= SIM_MIN and self.crisis - self.ok >= MARGIN
+
+
+def semantic_scores(text: str) -> list[SegmentScore] | None:
+    """Each sentence's similarity to the crisis and not-crisis examples; None without the encoder."""
+    examples = _examples(_example_key())
+    if examples is None:
+        return None
+    import numpy as np
+
+    from voicejournal.reflection import embedding
+
+    segments = crisis_segments(text)[:MAX_SEGMENTS]
+    if not segments:
+        return []
+    vectors = embedding.encode([seg.lower() for seg in segments])
+    sims = vectors @ examples.vectors.T
+    labels = np.array(examples.labels)
+    positive = labels != "ok"
+    k = TOP_K
+    scores = []
+    for i, segment in enumerate(segments):
+        pos = np.sort(sims[i, positive])[::-1][:k].mean()
+        neg = np.sort(sims[i, ~positive])[::-1][:k].mean()
+        best = int(np.flatnonzero(positive)[np.argmax(sims[i, positive])])
+        scores.append(SegmentScore(segment, examples.labels[best], float(pos), float(neg), examples.texts[best]))
+    return scores
+
+
+def semantic_check(text: str) -> CrisisCheck:
+    """The meaning-based layer of `check_crisis`; no finding when the encoder isn't installed."""
+    scores = semantic_scores(text)
+    if not scores:
+        return CrisisCheck(safety=None)
+    flagged = [s for s in scores if s.flagged]
+    if not flagged:
+        return CrisisCheck(safety=None)
+    levels = {s.level for s in flagged}
+    level = LEVEL_DANGER if levels == {LEVEL_DANGER} else LEVEL_CRISIS
+    reason = "danger" if level == LEVEL_DANGER else "suicide or self-harm"
+    return CrisisCheck(
+        safety=Safety(level=level, reason=f"{reason} language (meaning)"),
+        matches=[f"{s.segment} (similar to: {s.nearest})" for s in flagged],
+    )
 
 
 def _counts(lower: str, start: int, end: int) -> bool:
