@@ -89,6 +89,7 @@ class _Candidate:
     text: str  # already in second person
     score: float
     index: int
+    source: str = ""  # the person's own words, before turning round
 
 
 # Openings that hedge rather than say something: dropped before a clause is said back.
@@ -116,6 +117,11 @@ _DROPPED_I = re.compile(
 _NOT_NAMES = frozenset("nearly really finally probably obviously actually literally basically luckily hopefully "
                        "suddenly only early family sun rain lying ninety grateful fed knackered".split())
 LONGEST_MIRROR = 20
+# A mirror that names a topic rather than saying what happened: "the way you left things with Chris".
+_TOPIC = re.compile(r"^(?:the|not|all the|this|that) ", re.IGNORECASE)
+_HAS_VERB = re.compile(r"\b(?:was|is|were|are|has|have|had|went|got|came|did|does|said|told|made|keeps?|\w+ed)\b",
+                       re.IGNORECASE)
+MAX_CANDIDATES = 6
 
 
 def _clean_piece(piece: str) -> str:
@@ -126,6 +132,7 @@ def _clean_piece(piece: str) -> str:
         if stripped == piece:
             break
         piece = stripped
+    piece = re.sub(r"\s+just (?=\w+$)", " ", piece)  # "I feel really good just happy"
     if _DROPPED_I.match(piece) and len(piece.split()) >= 3:
         piece = "I " + piece[:1].lower() + piece[1:]
     return tx.strip_trailing_conjunction(piece)
@@ -181,7 +188,7 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
         low_piece = piece.lower()
         if any(t in low_piece or low_piece in t for t in stories):
             continue  # an old story is named as a story (by the notice), never said back as fact
-        if check_crisis(piece).safety is not None or _HARSH.search(piece):
+        if _HARSH.search(piece):
             continue
         turned = tx.to_second_person(piece)
         turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
@@ -197,13 +204,22 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
         score += 2.0 * any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
         score += 1.5 * bool(trigger_words & set(tx.content_words(piece)))
         score += 1.0 * any(f in low for f in feelings)
-        score += 1.0 if 6 <= n <= 16 else 0.0
+        named = any(p.lower().replace("your ", "my ") in low or p.lower() in low for p in people)
+        score += 1.0 if 6 <= n <= 16 or (named and n <= 16) else 0.0  # "my dad called" is short and telling
         score -= 0.5 * bool(re.match(r"(?:you|i) (?:don't|didn't) know\b", low))
         score -= 1.0 * (n > 12 and bool(tx.split_at_breaks(piece)))  # a run-on: one of its parts reads better
         score -= 0.02 * index  # earlier tends to be the heart of it, slightly
-        out.append(_Candidate(turned, score, index))
+        out.append(_Candidate(turned, score, index, piece))
     out.sort(key=lambda c: c.score, reverse=True)
-    return out
+    # Crisis wording inside a clause is never said back; checked only for the few that may be used,
+    # since the crisis check is the costly part.
+    safe: list[_Candidate] = []
+    for candidate in out:
+        if len(safe) >= MAX_CANDIDATES:
+            break
+        if check_crisis(candidate.source).safety is None:
+            safe.append(candidate)
+    return safe
 
 
 def overlaps(a: str, b: str) -> bool:
@@ -303,6 +319,8 @@ def tone_of(text: str) -> str | None:
             counts[tone] += bool(n)
     for _said, tone in named_feelings(text):
         counts[tone] = counts.get(tone, 0) + 1
+    if counts.get("mixed"):
+        return "mixed"  # they said so ("I don't know what I feel")
     hard = counts.get("hard", 0) + counts.get("angry", 0)
     if counts.get("joy", 0) and hard:
         if counts["joy"] >= 2 * hard:
@@ -365,6 +383,8 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
         templates = _bank("reflection/mirror.txt")
         if re.search(r"\b(?:said|says|told)\b", first.text):
             templates = [t for t in templates if "said" not in t] or templates  # not "You said that he said"
+        if _TOPIC.match(first.text) and not _HAS_VERB.search(first.text):
+            templates = _bank("reflection/mirror_topic.txt") or templates  # "the way you left things with Chris"
         mirror_lines.append(_choose(rng, templates, {"mirror": first.text}) or "")
         used = [tx.to_second_person(t).lower() for t in triggers[:1]]
         more = [c for c in candidates[1:] if c.index != first.index and c.score >= 1.0

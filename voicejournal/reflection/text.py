@@ -68,6 +68,7 @@ _STUTTER = re.compile(r"\b(\w+(?:'\w+)?)(?:\s+\1\b)+", re.IGNORECASE)
 _RESTART = re.compile(r"\b((?:i|we|he|she|they|it) \w+)(?: to| the| a| that| fine| okay| ok| good| bad)? (?=\1\b)",
                       re.IGNORECASE)
 # Speech without punctuation: "I went to work I came home": a new "I" + verb after an ordinary word.
+_RUNON_TOO = re.compile(r"(?:(?<=\btoo)|(?<=\bthough)|(?<=\banyway)|(?<=\bagain)) (?=(?:we|we're|he's|she's|they're|i'm|I'm)\s)")
 _RUNON_I = re.compile(
     r"(?<=[a-z]) (?=I (?:was|went|came|got|had|did|made|saw|took|told|said|felt|just|watched|called|rang|thought|"
     r"know|knew|think|feel|keep|kept|can't|couldn't|don't|didn't|wasn't|really|still|\w+ed)\b)"
@@ -149,7 +150,8 @@ def split_runons(piece: str) -> list[str]:
             out.append(piece[start:m.start()].strip())
             start = m.end()
     out.append(piece[start:].strip())
-    return [p for p in out if p]
+    # "he's tired too we're both running on empty"
+    return [q.strip() for p in out if p for q in _RUNON_TOO.split(p) if q.strip()]
 
 
 def split_at_breaks(piece: str) -> list[str]:
