@@ -30,7 +30,7 @@ from voicejournal.reflection.themes import detect_themes, extract_details
 
 ENTRIES = [e.strip() for e in (Path(__file__).parent / "data" / "offline_fresh_entries.txt")
            .read_text(encoding="utf-8").split("\n---\n") if e.strip()]
-PRACTICES = ["checkin", "reframe", "connection", "self-compassion", "insecurity"]
+PRACTICES = ["checkin", "self-compassion"]  # two question banks; each compose runs the crisis check
 # The product's own first-person openers around the mirror ("I'm hearing that ...").
 OPENERS = re.compile(r"^(?:I'm hearing that|I wonder if|I imagine|I notice|I'd love)\b")
 
@@ -113,7 +113,7 @@ def test_the_generic_mixed_feelings_guess_is_rare(outputs):
 
 
 def test_reflections_are_reproducible():
-    for text in ENTRIES[:10]:
+    for text in ENTRIES[:4]:
         assert reflect(text) == reflect(text)
 
 

@@ -213,6 +213,9 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
     out.sort(key=lambda c: c.score, reverse=True)
     # Crisis wording inside a clause is never said back; checked only for the few that may be used,
     # since the crisis check is the costly part.
+    top = out[:MAX_CANDIDATES]
+    if not top or check_crisis(".\n".join(c.source for c in top)).safety is None:
+        return top  # one check for all of them, the usual case
     safe: list[_Candidate] = []
     for candidate in out:
         if len(safe) >= MAX_CANDIDATES:
