@@ -176,3 +176,11 @@ def test_unpunctuated_statements_are_split():
 def test_harsh_self_judgement_is_not_said_back_as_fact():
     text = reflect(ENTRIES[23])  # "...I know that's not healthy and I hate myself for doing it..."
     assert "hate yourself" not in text
+
+
+def test_a_practice_question_never_assumes_what_the_entry_does_not_show():
+    # Was "What did you do that helped make space for that closeness?" after a manager's public rebuke.
+    for practice, word in (("connection", "closeness"), ("connection", "met like that"),
+                           ("reframe", "kinder story"), ("corrective", "braced to be")):
+        for i in (3, 7, 14):  # a work rebuke, a snappy morning with a baby, deadlines
+            assert word not in reflect(ENTRIES[i], practice), (practice, i)

@@ -350,6 +350,19 @@ def _trim_step(step: str) -> str:
     return " ".join(words).strip(" ,")
 
 
+def _practice_questions(practice, themes) -> list[str]:
+    """The practice's questions, or its questions for any day when the entry doesn't show what
+    they assume (prompts/reflection/practice_fit.txt)."""
+    assumed = _table("reflection/practice_fit.txt").get(practice.name)
+    if assumed:
+        kinds = {k.strip() for k in assumed.split(",")}
+        if not any(t.kind in kinds for t in themes):
+            fitting = _bank(f"practices/{practice.name}/questions_any.txt")
+            if fitting:
+                return fitting
+    return practice.questions()
+
+
 def compose(request) -> str:
     """A reflection for `request` (a ReflectionRequest) that passes the guard; never raises."""
     rng = random.Random(request.seed)
@@ -471,7 +484,7 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     if question is None and joyful:
         question = _choose(rng, _bank("reflection/questions/joy.txt"), {})
     if question is None:
-        question = rng.choice(request.practice.questions())
+        question = rng.choice(_practice_questions(request.practice, themes))
 
     close = rng.choice(_bank("reflection/close.txt"))
 
