@@ -44,15 +44,13 @@ def main() -> None:
     report("rules only", rules)
     import numpy as np
 
-    from voicejournal.reflection import embedding
-
     examples = safety._examples(safety._example_key())
     labels = np.array(examples.labels)
     positive = labels != "ok"
     # Embed every development segment once, in one batch; then every setting is just numpy.
-    segs = [safety.crisis_segments(t) for _, t in data]
-    flat = [s.lower() for ss in segs for s in ss]
-    sims = embedding.encode(flat) @ examples.vectors.T
+    found = [safety.segment_similarities(t) for _, t in data]
+    segs = [f[1] for f in found]
+    sims = np.vstack([f[2] for f in found if f[1]])
     owner = np.repeat(np.arange(len(data)), [len(ss) for ss in segs])
 
     def top(m: np.ndarray, k: int) -> np.ndarray:

@@ -98,7 +98,7 @@ class Encoder:
 
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
-        self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
+        self.tokenizer.no_padding()  # encode() pads each batch itself, to its longest text
 
         w = load_file(str(folder / "model.safetensors"))
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
@@ -167,13 +167,24 @@ class Encoder:
         out = np.zeros((len(texts), self.hidden), dtype=np.float32)
         if not texts:
             return out
-        # Sort by length so each batch pads little (what sentence-transformers does too).
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), BATCH):
-            chunk = order[start : start + BATCH]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.float32)
+        # Tokenise everything, then batch texts of similar length together so little time goes
+        # on padding (one long sentence in a batch of short ones would multiply the work).
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        batches: list[list[int]] = []
+        for i in order:
+            if batches and len(batches[-1]) < BATCH and len(encodings[i].ids) <= 1.25 * len(encodings[batches[-1][0]].ids) + 2:
+                batches[-1].append(i)
+            else:
+                batches.append([i])
+        for chunk in batches:
+            width = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.float32)
+            for row, i in enumerate(chunk):
+                real = encodings[i].ids
+                ids[row, : len(real)] = real
+                mask[row, : len(real)] = 1.0
             h = self._forward(ids, mask)
             pooled = (h * mask[..., None]).sum(1) / np.clip(mask.sum(1, keepdims=True), 1e-9, None)
             pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)

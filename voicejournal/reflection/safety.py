@@ -89,7 +89,7 @@ _CRISIS_RULES: list[tuple[str, str, str]] = [
     ("danger", LEVEL_DANGER, r"\b(?:knife|bat|weapon|pepper spray) under my (?:pillow|bed)\b"),
     # plans, means, goodbyes
     ("plan", LEVEL_CRISIS, r"\b(?:overdose|overdosing|od'?ing|od) on\b|\boverdos(?:e|ing)\b"),
-    ("plan", LEVEL_CRISIS, r"\b(?:took|take|taking|swallow|swallowed|stockpil\w*|saving up|saved up|hoarding|collected|counting) (?:all )?(?:of )?(?:my |the |some |enough |a lot of |all the |a bottle of |a handful of )?(?:pills|tablets|sleeping pills|painkillers|meds|medication)\b(?! (?:for|this|every|with|as|at))"),
+    ("plan", LEVEL_CRISIS, r"\b(?:took|take|taking|swallow|swallowed|stockpil\w*|saving up|saved up|hoarding|collected|counting) (?:all )?(?:of )?(?:my |the |some |enough |a lot of |all the |a bottle of |a handful of )?(?:pills|tablets|sleeping (?:pills|tablets)|painkillers|paracetamol|meds|medication)\b(?! (?:for (?!a few|weeks|months|a while|ages)|this|every|with|as|at))"),
     ("plan", LEVEL_CRISIS, r"\b(?:bought|got|have|found|looked up|researched|tied) (?:a |the )?(?:rope|noose|gun|ways to die|how to die|how many pills)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:jump|jumping|throw myself) (?:off|from|in front of) (?:a |the |that )?(?:bridge|roof|building|train|balcony|cliff|car|bus)\b"),
     ("plan", LEVEL_CRISIS, r"\b(?:suicide|goodbye) (?:note|notes|letter|letters)\b|\b(?:wrote|writing|written|left) (?:a |my )?(?:note|letter|letters|notes) (?:for|to) (?:everyone|my family|my kids|my parents|them all)\b"),
@@ -99,6 +99,8 @@ _CRISIS_RULES: list[tuple[str, str, str]] = [
     # self-harm
     ("self-harm", LEVEL_CRISIS, r"\b(?:cut|cutting|cuts|burn|burning|burned|burnt|hurt|hurting|harm|harming|hit|hitting|punish|punishing|starve|starving|scratch(?:ed|ing)?|bang(?:ed|ing)? my head|punch(?:ed|ing)?) (?:myself|my (?:arms?|wrists?|legs?|thighs?|skin))\b"),
     ("self-harm", LEVEL_CRISIS, r"\bself[- ]?harm\w*\b"),
+    ("self-harm", LEVEL_CRISIS, r"\b(?:hit|hitting|bang|banged|banging|slam|slammed|slamming) my head (?:against|on|into) (?:the |a )?(?:wall|floor|door)\b"),
+    ("plan", LEVEL_CRISIS, r"\b(?:stopped|stop|stopping|not) taking my (?:insulin|meds|medication|medicine|tablets|pills)\b.{0,20}\bon purpose\b"),
     ("self-harm", LEVEL_CRISIS, r"\b(?:urge|urges|want|wanted|tempted|itching) to (?:cut|hurt|harm|burn|punish) (?:myself|again)?"),
     ("self-harm", LEVEL_CRISIS, r"\b(?:relapsed|relapse) (?:and )?(?:cut|into cutting|into self|with cutting)"),
     ("self-harm", LEVEL_CRISIS, r"\b(?:deserve|deserved) to (?:die|be hurt|suffer|feel pain)\b"),
@@ -317,7 +319,7 @@ def is_crisis(text: str) -> bool:
 # tests/data/crisis_dev_extra.tsv (bench/crisis_tuning.py).
 
 SIM_MIN = 0.40
-MARGIN = 0.06
+MARGIN = 0.08
 TOP_K = 3  # the mean of the k nearest examples of a kind: one stray example doesn't decide
 WINDOW_WORDS = 25
 WINDOW_STEP = 15
@@ -330,18 +332,47 @@ _EXAMPLE_FILES = {
 
 
 def crisis_segments(text: str) -> list[str]:
-    """Sentences of `text`; over-long ones (speech without punctuation) as overlapping windows."""
-    segments: list[str] = []
+    """The parts of `text` that are embedded: clauses, and windows of over-long speech."""
+    return list(dict.fromkeys(part for group in _segment_groups(text) for part in group))
+
+
+def _segment_groups(text: str) -> list[list[str]]:
+    """Per sentence, its clauses; over-long sentences (speech without punctuation) as windows."""
+    groups: list[list[str]] = []
     for sentence in re.split(r"(?<=[.!?;])\s+|\n+", text):
         words = sentence.split()
         if len(words) < 2:
             continue
-        if len(words) <= WINDOW_WORDS + 5:
-            segments.append(" ".join(words))
+        if len(words) > WINDOW_WORDS + 5:
+            groups += [[" ".join(words[start : start + WINDOW_WORDS])]
+                       for start in range(0, len(words) - WINDOW_STEP, WINDOW_STEP)]
             continue
-        for start in range(0, len(words) - WINDOW_STEP, WINDOW_STEP):
-            segments.append(" ".join(words[start : start + WINDOW_WORDS]))
-    return segments
+        # Spoken entries run ideas together ("had lunch with dave, and i've decided tonight's the
+        # night"): a sentence is embedded as its clauses, so ordinary words around a crisis don't
+        # dilute its meaning. Clauses too short to mean much on their own join the next one.
+        clauses: list[str] = []
+        carry = ""
+        for clause in _CLAUSE_BREAK.split(sentence):
+            clause = (carry + " " + clause).strip() if carry else clause.strip()
+            if len(clause.split()) < MIN_CLAUSE_WORDS:
+                carry = clause
+                continue
+            clauses.append(clause)
+            carry = ""
+        if carry:
+            if clauses:
+                clauses[-1] += " " + carry
+            else:
+                clauses.append(carry)
+        groups.append([" ".join(c.split()) for c in clauses])
+    return groups
+
+
+MIN_CLAUSE_WORDS = 4
+
+
+_CLAUSE_BREAK = re.compile(r"[,:—–]+\s*|\s+(?:and|but|anyway|so|because|cos|then)\s+(?=i\b|i'|im\b|he\b|she\b|they\b|my\b)",
+                           re.IGNORECASE)
 
 
 @dataclass
@@ -432,18 +463,14 @@ class SegmentScore:
 
 def semantic_scores(text: str) -> list[SegmentScore] | None:
     """Each sentence's similarity to the crisis and not-crisis examples; None without the encoder."""
-    examples = _examples(_example_key())
-    if examples is None:
+    found = segment_similarities(text)
+    if found is None:
         return None
     import numpy as np
 
-    from voicejournal.reflection import embedding
-
-    segments = crisis_segments(text)[:MAX_SEGMENTS]
+    examples, segments, sims = found
     if not segments:
         return []
-    vectors = embedding.encode([seg.lower() for seg in segments])
-    sims = vectors @ examples.vectors.T
     labels = np.array(examples.labels)
     positive = labels != "ok"
     k = TOP_K
@@ -454,6 +481,37 @@ def semantic_scores(text: str) -> list[SegmentScore] | None:
         best = int(np.flatnonzero(positive)[np.argmax(sims[i, positive])])
         scores.append(SegmentScore(segment, examples.labels[best], float(pos), float(neg), examples.texts[best]))
     return scores
+
+
+def segment_similarities(text: str):
+    """(examples, segments, cosine matrix segments x examples), or None without the encoder."""
+    examples = _examples(_example_key())
+    if examples is None:
+        return None
+    import numpy as np
+
+    from voicejournal.reflection import embedding
+
+    groups = _segment_groups(text)
+    segments = list(dict.fromkeys(part for group in groups for part in group))[:MAX_SEGMENTS]
+    if not segments:
+        return examples, [], None
+    vectors = embedding.encode([seg.lower() for seg in segments])
+    # A whole sentence's meaning matters too ("i gave my dog to my sister because i won't be
+    # around"). Rather than run the model again on it, approximate its embedding by the
+    # word-weighted mean of its clauses' (mean pooling makes this close to the real thing).
+    index = {seg: i for i, seg in enumerate(segments)}
+    extra, extra_vectors = [], []
+    for group in groups:
+        if len(group) > 1 and all(part in index for part in group):
+            weights = np.array([len(part.split()) for part in group], dtype=np.float32)
+            mean = (vectors[[index[p] for p in group]] * weights[:, None]).sum(0)
+            extra.append(" ".join(group))
+            extra_vectors.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
+    if extra:
+        segments = segments + extra
+        vectors = np.vstack([vectors, np.array(extra_vectors, dtype=np.float32)])
+    return examples, segments, vectors @ examples.vectors.T
 
 
 def semantic_check(text: str) -> CrisisCheck:
