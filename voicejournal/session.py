@@ -451,6 +451,15 @@ class CheckinSession:
 
     def _run(self) -> None:
         opening = self.opening()  # an unknown practice fails here, before anything is said
+        if self.reflect:
+            # Load the crisis check's sentence encoder while the person is still speaking, so
+            # the first entry doesn't wait for it; a failure only logs (rules still run).
+            try:
+                from voicejournal.reflection.embedding import preload
+
+                preload()
+            except Exception as exc:
+                log.warning("Could not start loading the crisis-check encoder: %s", exc)
         self._say("greeting", self.greeting())
         for line in self._help_lines():
             self.view.show("help", line)

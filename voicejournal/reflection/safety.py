@@ -365,10 +365,20 @@ def _segment_groups(text: str) -> list[list[str]]:
             else:
                 clauses.append(carry)
         groups.append([" ".join(c.split()) for c in clauses])
+        if len(clauses) > 1 and len(words) <= WHOLE_SENTENCE_WORDS:
+            groups.append([" ".join(words)])  # short enough to embed whole as well: cheap, and exact
     return groups
 
 
 MIN_CLAUSE_WORDS = 4
+WHOLE_SENTENCE_WORDS = 20
+# Typed entries often drop apostrophes ("cant", "dont"); the encoder reads "can't" better. Only
+# unambiguous ones ("ill", "were", "its", "well", "hell" are words too).
+_CONTRACTIONS = {w.replace("'", ""): w for w in (
+    "can't don't won't isn't wasn't didn't doesn't couldn't wouldn't shouldn't haven't hasn't aren't "
+    "i'm i've that's there's they're they'll they've she's he's what's it'll".split()
+)} | {"im": "i'm", "ive": "i've", "cant": "can't", "wont": "won't"}
+_CONTRACTION = re.compile(r"\b(?:" + "|".join(sorted(_CONTRACTIONS, key=len, reverse=True)) + r")\b")
 
 
 _CLAUSE_BREAK = re.compile(r"[,:—–]+\s*|\s+(?:and|but|anyway|so|because|cos|then)\s+(?=i\b|i'|im\b|he\b|she\b|they\b|my\b)",
@@ -496,7 +506,7 @@ def segment_similarities(text: str):
     segments = list(dict.fromkeys(part for group in groups for part in group))[:MAX_SEGMENTS]
     if not segments:
         return examples, [], None
-    vectors = embedding.encode([seg.lower() for seg in segments])
+    vectors = embedding.encode([_CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(0)], seg.lower()) for seg in segments])
     # A whole sentence's meaning matters too ("i gave my dog to my sister because i won't be
     # around"). Rather than run the model again on it, approximate its embedding by the
     # word-weighted mean of its clauses' (mean pooling makes this close to the real thing).
