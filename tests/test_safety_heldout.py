@@ -66,3 +66,13 @@ def test_the_meaning_layer_names_the_example_it_resembles():
     assert check.safety is not None
     assert check.matches and all("(similar to: " in m for m in check.matches)
     assert not any(m.startswith("Work was fine") for m in check.matches)
+
+
+def test_long_unpunctuated_speech_is_read_in_windows():
+    before = "so i got up late and made coffee and the bus was late again and work was the usual meetings " * 3
+    after = " and then i made pasta and watched something and went to bed early"
+    text = before + "and honestly i gave my dog to my sister because i won't be around" + after
+    assert len(text.split()) > 60 and "." not in text
+    check = check_crisis(text)
+    assert check.safety is not None and "(meaning)" in check.safety.reason  # no rule knows this one
+    assert check_crisis(before + after).safety is None

@@ -323,7 +323,7 @@ MARGIN = 0.08
 TOP_K = 3  # the mean of the k nearest examples of a kind: one stray example doesn't decide
 WINDOW_WORDS = 25
 WINDOW_STEP = 15
-MAX_SEGMENTS = 400  # a huge dictation: only the stretches near telling words are embedded anyway
+MAX_SEGMENTS = 60  # ~500 words of speech, well under a second; longer entries: telling clauses first
 _EXAMPLE_FILES = {
     LEVEL_CRISIS: "safety/crisis_examples.txt",
     LEVEL_DANGER: "safety/danger_examples.txt",
@@ -343,10 +343,6 @@ def _segment_groups(text: str) -> list[list[str]]:
         words = sentence.split()
         if len(words) < 2:
             continue
-        if len(words) > WINDOW_WORDS + 5:
-            groups += [[" ".join(words[start : start + WINDOW_WORDS])]
-                       for start in range(0, len(words) - WINDOW_STEP, WINDOW_STEP)]
-            continue
         # Spoken entries run ideas together ("had lunch with dave, and i've decided tonight's the
         # night"): a sentence is embedded as its clauses, so ordinary words around a crisis don't
         # dilute its meaning. Clauses too short to mean much on their own join the next one.
@@ -364,6 +360,13 @@ def _segment_groups(text: str) -> list[list[str]]:
                 clauses[-1] += " " + carry
             else:
                 clauses.append(carry)
+        if len(words) > WINDOW_WORDS + 5:
+            # Speech without punctuation: its clauses, plus overlapping windows for the context
+            # that clauses lose; a clause that is still too long is only read in the windows.
+            groups += [[c] for c in (" ".join(c.split()) for c in clauses) if len(c.split()) <= WINDOW_WORDS + 5]
+            groups += [[" ".join(words[start : start + WINDOW_WORDS])]
+                       for start in range(0, len(words) - WINDOW_STEP, WINDOW_STEP)]
+            continue
         groups.append([" ".join(c.split()) for c in clauses])
         if len(clauses) > 1 and len(words) <= WHOLE_SENTENCE_WORDS:
             groups.append([" ".join(words)])  # short enough to embed whole as well: cheap, and exact
@@ -503,7 +506,13 @@ def segment_similarities(text: str):
     from voicejournal.reflection import embedding
 
     groups = _segment_groups(text)
-    segments = list(dict.fromkeys(part for group in groups for part in group))[:MAX_SEGMENTS]
+    segments = list(dict.fromkeys(part for group in groups for part in group))
+    if len(segments) > MAX_SEGMENTS:
+        # A very long entry: embedding every clause would take seconds. Keep the clauses with a
+        # telling word first (the same words that pick the stretches the rules read), then the rest.
+        telling = [seg for seg in segments if _ANCHOR_WORDS.intersection(_TOKEN.findall(seg.lower()))]
+        keep = set((telling + [seg for seg in segments if seg not in set(telling)])[:MAX_SEGMENTS])
+        segments = [seg for seg in segments if seg in keep]
     if not segments:
         return examples, [], None
     vectors = embedding.encode([_CONTRACTION.sub(lambda m: _CONTRACTIONS[m.group(0)], seg.lower()) for seg in segments])
