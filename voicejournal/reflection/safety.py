@@ -16,6 +16,7 @@ hidden in the transcript.
 from __future__ import annotations
 
 import re
+import threading
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -454,9 +455,18 @@ def _example_cache_path(key: str, model_id: str):
     return Path(platformdirs.user_cache_dir("voicejournal", appauthor=False)) / "crisis" / f"{key}-{model}.npy"
 
 
+_examples_lock = threading.Lock()
+
+
+def _current_examples() -> _Examples | None:
+    # One thread computes them; another (the check-in's first entry) waits rather than repeats.
+    with _examples_lock:
+        return _examples(_example_key())
+
+
 def warm_up() -> bool:
     """Load the encoder and embed the examples now (a check-in does it in the background)."""
-    return _examples(_example_key()) is not None
+    return _current_examples() is not None
 
 
 @dataclass
@@ -498,7 +508,7 @@ def semantic_scores(text: str) -> list[SegmentScore] | None:
 
 def segment_similarities(text: str):
     """(examples, segments, cosine matrix segments x examples), or None without the encoder."""
-    examples = _examples(_example_key())
+    examples = _current_examples()
     if examples is None:
         return None
     import numpy as np
