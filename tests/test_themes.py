@@ -111,3 +111,17 @@ def test_small_step_is_asked_about_next_time_and_marked_followed_up():
 def test_old_steps_are_not_asked_about():
     assert followup_prompt([_entry("this week I'll call my aunt", days_ago=40)]) is None
     assert followup_prompt([]) is None
+
+
+def test_places_and_titles_are_not_taken_for_people():
+    """Regression: "Leeds", "Manchester", "the Sun" and "Dr" were said back as people."""
+    from voicejournal.reflection.themes import extract_details
+
+    assert extract_details("I went to Leeds with Priya and we got lost near the Tower but Sam called.").people == [
+        "Priya", "Sam"]
+    assert extract_details("We had lunch at Tesco then I drove back to Manchester.").people == []
+    assert "Sun" not in extract_details("I was reading the Sun on the train and Tom texted me.").people
+    assert extract_details("Dr Patel said the scan was fine.").people == ["Patel"]
+    assert extract_details("I snapped at Tom and then sat with Ana.").people == ["Tom", "Ana"]
+    # a possessive after "at" is still a person's place
+    assert extract_details("We stayed at Maya's place and then went to see Jordan.").people == ["Maya", "Jordan"]

@@ -350,6 +350,16 @@ _WEAK_FEELINGS = {"down", "low", "lost", "stuck", "light", "lighter", "warm", "c
 _NOT_FEELING = re.compile(r"\b(?:not|n't|never|no longer) (?:\w+ )?$")
 
 
+# Words before a capitalised word that make it a place or a thing rather than a person.
+_PLACE_BEFORE = re.compile(
+    r"(?:\b(?:in|near|around|outside|across|through|into|towards?|the)"  # not "at": "snapped at Tom"
+    r"|\b(?:went|go|goes|going|gone|moved|move|moving|drove|drive|driving|flew|fly|flying|travel(?:l?ed|l?ing)?|"
+    r"trip|back|way|train|bus|visit(?:ed|ing)?|walked|flight|holiday|home) (?:to|in|into|from|round|around|over to)"
+    r"|\b(?:lunch|dinner|breakfast|coffee|shopping|arrived|stayed|staying) at)\s+$"
+)
+_TITLES = frozenset({"Dr", "Mr", "Mrs", "Ms", "Miss", "Prof", "Professor", "Doctor", "Nurse", "Aunt", "Uncle"})
+
+
 def extract_details(text: str) -> Details:
     """People (names and relations), named feelings and small steps, for saying back."""
     original = tx.normalise(text)
@@ -369,6 +379,11 @@ def extract_details(text: str) -> Details:
             following = sentence[m.end():].lstrip(" ,")
             if at_start and not _NAME_VERBS.match(following):
                 continue
+            before = sentence[: m.start()]
+            if _PLACE_BEFORE.search(before) and not following.startswith(("'s", "’s")):
+                continue  # "in Leeds", "drove back to Manchester", "the Sun": a place or a thing
+            if word in _TITLES:
+                continue  # "Dr Patel": the name is the next word
             if word not in names:
                 names.append(word)
     # A capitalised word at a sentence start counts if it also appears mid-sentence elsewhere.
