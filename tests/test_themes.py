@@ -123,5 +123,6 @@ def test_places_and_titles_are_not_taken_for_people():
     assert "Sun" not in extract_details("I was reading the Sun on the train and Tom texted me.").people
     assert extract_details("Dr Patel said the scan was fine.").people == ["Patel"]
     assert extract_details("I snapped at Tom and then sat with Ana.").people == ["Tom", "Ana"]
+    assert extract_details("Today I confided in Maya about the move.").people == ["Maya"]
     # a possessive after "at" is still a person's place
     assert extract_details("We stayed at Maya's place and then went to see Jordan.").people == ["Maya", "Jordan"]

@@ -357,6 +357,8 @@ _PLACE_BEFORE = re.compile(
     r"trip|back|way|train|bus|visit(?:ed|ing)?|walked|flight|holiday|home) (?:to|in|into|from|round|around|over to)"
     r"|\b(?:lunch|dinner|breakfast|coffee|shopping|arrived|stayed|staying) at)\s+$"
 )
+# ...unless the words before are about a person: "confided in Maya", "believed in Sam".
+_PERSON_BEFORE = re.compile(r"\b(?:confid\w*|believ\w*|trust\w*|interested|disappointed|proud) in\s+$")
 _TITLES = frozenset({"Dr", "Mr", "Mrs", "Ms", "Miss", "Prof", "Professor", "Doctor", "Nurse", "Aunt", "Uncle"})
 
 
@@ -380,7 +382,8 @@ def extract_details(text: str) -> Details:
             if at_start and not _NAME_VERBS.match(following):
                 continue
             before = sentence[: m.start()]
-            if _PLACE_BEFORE.search(before) and not following.startswith(("'s", "’s")):
+            if (_PLACE_BEFORE.search(before) and not _PERSON_BEFORE.search(before)
+                    and not following.startswith(("'s", "’s"))):
                 continue  # "in Leeds", "drove back to Manchester", "the Sun": a place or a thing
             if word in _TITLES:
                 continue  # "Dr Patel": the name is the next word
