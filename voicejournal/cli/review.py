@@ -120,7 +120,7 @@ def register(cli: click.Group) -> None:
         if not found:
             if not as_json:
                 note(f"Nothing found for '{' '.join(words)}'.")
-            sys.exit(1)  # like grep: scripts can tell "no match" from a match
+            click.get_current_context().exit(1)  # like grep: scripts can tell "no match" from a match
         if as_json:
             return
         pattern = _pattern(words)
