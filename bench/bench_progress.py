@@ -59,16 +59,7 @@ def naive(path: Path, months: int) -> list[MonthStats]:
         stats = MonthStats(key, entries=len(found), days=len({e.created.astimezone().date() for e in found}))
         for entry in found:
             for name in theme_keys(entry):
-                if name in stats.narratives:
-                    stats.narratives[name] += 1
-                elif name in stats.patterns:
-                    stats.patterns[name] += 1
-                elif name == "set":
-                    stats.steps_set += 1
-                elif name == "followed_up":
-                    stats.steps_followed_up += 1
-                else:
-                    setattr(stats, name, getattr(stats, name) + 1)
+                stats.count(name)
         out.append(stats)
     return out
 

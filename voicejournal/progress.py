@@ -140,6 +140,19 @@ class MonthStats:
             return self.patterns[key]
         return {"set": self.steps_set, "followed_up": self.steps_followed_up}.get(key, getattr(self, key, 0))
 
+    def count(self, key: str) -> None:
+        """Count one entry for a counter named as in `get` (the names `theme_keys` gives)."""
+        if key in self.narratives:
+            self.narratives[key] += 1
+        elif key in self.patterns:
+            self.patterns[key] += 1
+        elif key == "set":
+            self.steps_set += 1
+        elif key == "followed_up":
+            self.steps_followed_up += 1
+        else:
+            setattr(self, key, getattr(self, key) + 1)
+
 
 @dataclass
 class Window:
@@ -247,16 +260,7 @@ def compute_progress(entries: Iterable[Entry], window: Window) -> Progress:
         days_by_month[key].add(day)
         single = entry
         for name in theme_keys(entry):
-            if name in month.narratives:
-                month.narratives[name] += 1
-            elif name in month.patterns:
-                month.patterns[name] += 1
-            elif name == "set":
-                month.steps_set += 1
-            elif name == "followed_up":
-                month.steps_followed_up += 1
-            else:
-                setattr(month, name, getattr(month, name) + 1)
+            month.count(name)
     for key, days in days_by_month.items():
         stats[key].days = len(days)
     months = [stats[k] for k in keys]
