@@ -106,12 +106,7 @@ class VirtualAudio:
     def stop_recording(self) -> None:
         """Stop `record_speaker`; parec finishes the WAV header when it gets SIGINT."""
         if self._recorder is not None:
-            self._recorder.send_signal(signal.SIGINT)
-            try:
-                self._recorder.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._recorder.kill()
-                self._recorder.wait()
+            _stop_process(self._recorder, signal.SIGINT)
             self._recorder = None
 
     def stop(self) -> None:
@@ -122,12 +117,7 @@ class VirtualAudio:
                 player.wait()
         self._players.clear()
         if self._daemon is not None:
-            self._daemon.terminate()
-            try:
-                self._daemon.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._daemon.kill()
-                self._daemon.wait()
+            _stop_process(self._daemon, signal.SIGTERM)
             self._daemon = None
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -136,3 +126,13 @@ class VirtualAudio:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _stop_process(process: subprocess.Popen, sig: int) -> None:
+    """Ask `process` to end with `sig`; kill it if it hasn't within 5 s."""
+    process.send_signal(sig)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
