@@ -26,13 +26,14 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from voicejournal import dates  # noqa: E402
 from voicejournal.config import Config  # noqa: E402
 from voicejournal.models import Entry  # noqa: E402
 from voicejournal.reflection import get_reflector  # noqa: E402
@@ -43,7 +44,7 @@ CORPUS = [json.loads(line) for line in (ROOT / "tests" / "data" / "reflection_en
 
 
 def two_years() -> list[Entry]:
-    now = datetime.now().astimezone()
+    now = dates.now()
     out = []
     for day in range(730):
         other = CORPUS[(day * 7 + 3) % len(CORPUS)]["text"].split(".")[0]

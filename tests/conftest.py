@@ -2,12 +2,49 @@
 
 from __future__ import annotations
 
+import os
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from voicejournal import dates
 from voicejournal.cli import cli
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """`VOICEJOURNAL_NOW=2028-02-29T21:00 make test` runs the whole suite on that day.
+
+    The product reads VOICEJOURNAL_NOW once per process; turned into one shift here, every
+    subprocess a test starts lives on the same clock as the test itself.
+    """
+    fixed = os.environ.pop(dates.NOW_ENV, "").strip()
+    if fixed:
+        os.environ[dates.SHIFT_ENV] = repr(_shift_days_to(fixed))
+
+
+def _shift_days_to(moment: str) -> float:
+    when = datetime.fromisoformat(moment)
+    if when.tzinfo is None:
+        when = when.astimezone()
+    return (when.timestamp() - time.time()) / 86400.0
+
+
+@pytest.fixture
+def clock_at(monkeypatch: pytest.MonkeyPatch):
+    """Pin the product's clock (here and in subprocesses) near a moment: clock_at("2026-01-15T20:00").
+
+    For tests whose journals use fixed dates; tests that build journals relative to
+    `dates.today()` don't need it and run on whatever day the clock says.
+    """
+
+    def pin(moment: str) -> None:
+        monkeypatch.delenv(dates.NOW_ENV, raising=False)
+        monkeypatch.setenv(dates.SHIFT_ENV, repr(_shift_days_to(moment)))
+
+    return pin
 
 
 @pytest.fixture(autouse=True)

@@ -10,6 +10,7 @@ import socket
 import pytest
 from llm_server import FakeChatServer
 
+from voicejournal import dates
 from voicejournal.config import Config
 from voicejournal.reflection import get_reflector
 from voicejournal.reflection.offline import OfflineReflector
@@ -69,13 +70,13 @@ def test_stream_yields_sentences_as_they_arrive(server):
 
 
 def test_related_past_entries_are_sent_as_short_snippets_never_audio(server):
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from voicejournal.models import Entry
     from voicejournal.reflection.themes import detect_themes
 
     earlier = "Noor didn't text back last week either and I kept checking my phone until two."
-    when = (datetime.now().astimezone() - timedelta(days=9)).isoformat(timespec="seconds")
+    when = (dates.now() - timedelta(days=9)).isoformat(timespec="seconds")
     history = [Entry(transcript=earlier, created_at=when, themes=detect_themes(earlier), audio="audio/x.wav")]
     reflector(server).reflect(ENTRY, history=history)
     body = json.dumps(server.requests[0])

@@ -8,11 +8,12 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from voicejournal import dates
 from voicejournal.config import Config
 from voicejournal.errors import UserInputError
 from voicejournal.models import Entry
@@ -249,7 +250,7 @@ def test_offline_stream_matches_reflect():
 
 
 def _dated(text: str, days_ago: float) -> Entry:
-    when = (datetime.now().astimezone() - timedelta(days=days_ago)).isoformat(timespec="seconds")
+    when = (dates.now() - timedelta(days=days_ago)).isoformat(timespec="seconds")
     return Entry(transcript=text, created_at=when, themes=detect_themes(text))
 
 

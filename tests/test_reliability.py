@@ -39,7 +39,8 @@ from voicejournal.store import JournalStore, open_store
 
 crypto.DEFAULT_KDF = crypto.KdfParams(log2_n=12)  # the header records it; keeps 25 encrypts quick
 mode, path = sys.argv[1], Path(sys.argv[2])
-say = lambda *a: print(*a, flush=True)
+# one write per line: print() writes its parts separately, and a kill can land between them
+say = lambda *a: (sys.stdout.write(" ".join(map(str, a)) + "\n"), sys.stdout.flush())
 store = open_store(path) if mode != "encrypt" else None
 say("ready")
 if mode == "add":
@@ -91,7 +92,9 @@ def kill_writer(mode: str, journal: Path, rng: random.Random, *extra: str) -> li
     out, err = proc.stdout.read(), proc.stderr.read()
     proc.wait(timeout=30)
     assert proc.returncode in (-signal.SIGKILL, 0), err  # 0: `delete` finished before the kill
-    return [line.split() for line in out.splitlines()]
+    # Regression: a line cut off by the kill ("ok" without its id) broke the bookkeeping.
+    complete = out if out.endswith("\n") else out[: out.rfind("\n") + 1]
+    return [line.split() for line in complete.splitlines()]
 
 
 KILLS = {"add": 40, "edit": 25, "delete": 20, "encrypt": 25}

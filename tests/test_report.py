@@ -154,7 +154,10 @@ def test_plot_draws_the_monthly_counts(run, on_disk, tmp_path):
     assert (abs(pixels[:, :, :3] - 1.0).sum(axis=2) > 0.1).mean() > 0.03
 
 
-def test_plot_without_matplotlib_says_how_to_get_it(on_disk, tmp_path):
+def test_plot_without_matplotlib_says_how_to_get_it(on_disk, tmp_path, clock_at):
+    # Regression: this failed once the calendar moved past the journal's window (its default
+    # 12 months held no entries). The journal's dates are fixed, so the clock is pinned to them.
+    clock_at("2025-12-31T20:00")
     # A separate interpreter in which matplotlib can't be imported, as on an install without the extra.
     picture = tmp_path / "p.png"
     code = (

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+import os
+import pty
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from voicejournal import dates
 from voicejournal.models import Entry, Reflection
-from voicejournal.store import JournalStore
+from voicejournal.store import JournalStore, open_store
 
 
 @pytest.fixture
 def filled(journal_path):
     """Three entries on different days, one starred and tagged, one with a reflection."""
     store = JournalStore(journal_path)
-    today = date.today()
+    today = dates.today()
 
     def at(days: int) -> str:
         return (today - timedelta(days=days)).isoformat() + "T20:15:00+00:00"
@@ -48,7 +54,7 @@ def test_list_newest_first_and_json(run, filled):
         (["--from", "7d"], ["new", "sister"]),
         (["--to", "30d"], ["old"]),
         (["--on", "today"], ["new"]),
-        (["--on", (date.today() - timedelta(days=3)).isoformat()], ["sister"]),
+        (["--on", (dates.today() - timedelta(days=3)).isoformat()], ["sister"]),
         (["--tag", "family"], ["sister"]),
         (["--tag", "#work"], ["old"]),
         (["--starred"], ["sister"]),
@@ -265,3 +271,71 @@ def test_corrupt_journal_gives_one_line_and_exit_4(run, journal_path):
         assert result.exit_code == 4
         assert result.output.count("\n") == 1 and str(journal_path) in result.output
     assert journal_path.read_text() == "{not json"
+
+
+def test_editing_leaves_no_plaintext_on_disk_when_encrypted(run, journal_path, tmp_path, monkeypatch):
+    """The $EDITOR file lives in a private folder in memory and is wiped; an encrypted journal's
+    words never reach the journal's folder or the normal temporary folder in plain text."""
+    from voicejournal.crypto import KdfParams, encrypt_journal
+
+    monkeypatch.setenv("VOICEJOURNAL_PASSPHRASE", "correct horse")
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    runtime = tmp_path / "runtime"  # stands in for the memory-backed $XDG_RUNTIME_DIR
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    normal_tmp = tmp_path / "tmp"
+    normal_tmp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(normal_tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    log = tmp_path / "editor.log"
+    editor = tmp_path / "editor.sh"
+    # Records where it was given the file and its mode, leaves a backup beside it (as many
+    # editors do), and writes the entry.
+    editor.write_text(
+        "#!/bin/sh\n"
+        f'echo "$1" >> {log}\n'
+        f'stat -c %a "$(dirname "$1")" >> {log}\n'
+        'cp "$1" "$1~"\n'
+        'printf "%s" "$VJ_WORDS" > "$1"\n'
+    )
+    editor.chmod(0o755)
+    monkeypatch.setenv("EDITOR", str(editor))
+
+    assert run("write", "a first entry to encrypt", "--offline").exit_code == 0
+    encrypt_journal(journal_path, "correct horse", KdfParams(log2_n=12))
+    secret = "saoirse never came to the lighthouse and I waited"
+    monkeypatch.setenv("VJ_WORDS", secret)
+    # `write` opens the editor when run from a terminal: give it one.
+    leader, follower = pty.openpty()
+    try:
+        done = subprocess.run([sys.executable, "-m", "voicejournal", "write", "--offline"], stdin=follower,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0, done.stdout + done.stderr
+    [entry] = [e for e in open_store(journal_path).all() if e.transcript == secret]
+
+    secret2 = "the lighthouse keeper was kind to me after all"
+    monkeypatch.setenv("VJ_WORDS", secret2)
+    assert run("edit", entry.id).exit_code == 0
+    assert open_store(journal_path).get(entry.id).transcript == secret2
+
+    given = log.read_text().split("\n")
+    paths, modes = given[0::2], given[1::2]
+    assert all(Path(p).parent.parent == runtime for p in paths if p), given
+    assert all(m == "700" for m in modes if m), given
+    assert list(runtime.iterdir()) == []  # the file and the editor's backup are gone
+    for folder in (journal_path.parent, normal_tmp):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                data = path.read_bytes()
+                assert b"lighthouse" not in data, path
+
+
+def test_editor_that_fails_changes_nothing(run, filled, journal_path, monkeypatch):
+    monkeypatch.setenv("EDITOR", "false")
+    before = journal_path.read_bytes()
+    result = run("edit", filled["old"].id)
+    assert result.exit_code == 2 and "nothing was changed" in result.output
+    assert journal_path.read_bytes() == before

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
+from voicejournal import dates
 from voicejournal.errors import EntryNotFound, JournalCorrupt, JournalError, UserInputError
 from voicejournal.models import SCHEMA_VERSION, Entry, Reflection, Segment, Theme
 from voicejournal.store import EntryFilter, JournalStore, MemoryStore, open_store
@@ -22,7 +23,7 @@ def store(request, tmp_path):
 
 
 def _entry(text: str, days_ago: int = 0, **kw) -> Entry:
-    when = (date.today() - timedelta(days=days_ago)).isoformat() + "T09:30:00+00:00"
+    when = (dates.today() - timedelta(days=days_ago)).isoformat() + "T09:30:00+00:00"
     return Entry(transcript=text, created_at=when, **kw)
 
 
@@ -67,8 +68,8 @@ def test_query_filters_and_order(store):
     store.add(_entry("week", days_ago=5, tags=["family"], starred=True))
     store.add(_entry("today", days_ago=0, practice="reframe"))
     assert [e.transcript for e in store.query()] == ["today", "week", "old"]
-    assert [e.transcript for e in store.query(EntryFilter(since=date.today() - timedelta(days=7)))] == ["today", "week"]
-    assert [e.transcript for e in store.query(EntryFilter(until=date.today() - timedelta(days=30)))] == ["old"]
+    assert [e.transcript for e in store.query(EntryFilter(since=dates.today() - timedelta(days=7)))] == ["today", "week"]
+    assert [e.transcript for e in store.query(EntryFilter(until=dates.today() - timedelta(days=30)))] == ["old"]
     assert [e.transcript for e in store.query(EntryFilter(tags=("family",)))] == ["week"]
     assert [e.transcript for e in store.query(EntryFilter(starred=True))] == ["week"]
     assert [e.transcript for e in store.query(EntryFilter(practice="reframe"))] == ["today"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from voicejournal import dates
 from voicejournal.models import Entry, Theme
 from voicejournal.reflection import followup_prompt, get_reflector, pending_step
 from voicejournal.reflection.themes import detect_themes, extract_details
@@ -91,7 +92,7 @@ def test_people_and_feelings_are_extracted_from_plain_speech():
 
 
 def _entry(text: str, days_ago: float, themes: list[Theme] | None = None) -> Entry:
-    when = (datetime.now().astimezone() - timedelta(days=days_ago)).isoformat(timespec="seconds")
+    when = (dates.now() - timedelta(days=days_ago)).isoformat(timespec="seconds")
     return Entry(transcript=text, created_at=when, themes=themes or detect_themes(text))
 
 

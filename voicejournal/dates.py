@@ -1,18 +1,75 @@
-"""Dates people type: ISO dates, `today`, `yesterday`, and `7d` / `2w` / `3m` / `1y` ago."""
+"""The product's one clock, and the dates people type (`2026-03-14`, `today`, `7d`, `3m`, ...).
+
+Everything that needs "now" or "today" asks `now()` / `today()` here, never the system clock
+directly, so that a test run can move the whole product in time:
+
+- `VOICEJOURNAL_CLOCK_SHIFT_DAYS=550` runs the clock 550 days ahead (fractions and negative
+  values work too);
+- `VOICEJOURNAL_NOW=2028-02-29T21:00` makes the clock read that moment when the process starts,
+  and run on from there.
+
+Both are for testing; with neither set, the clock is the system's. (Debian's `faketime` is not a
+clean way to do this: under it `time.sleep` fails and time-outs hang.)
+"""
 
 from __future__ import annotations
 
+import os
 import re
-from datetime import date, timedelta
+import time
+from datetime import date, datetime, timedelta
 
 from voicejournal.errors import UserInputError
+
+SHIFT_ENV = "VOICEJOURNAL_CLOCK_SHIFT_DAYS"
+NOW_ENV = "VOICEJOURNAL_NOW"
+
+# (VOICEJOURNAL_NOW's value, the shift it meant when first read in this process)
+_pinned: tuple[str, float] | None = None
+
+
+def _shift_seconds() -> float:
+    global _pinned
+    fixed = os.environ.get(NOW_ENV, "").strip()
+    if fixed:
+        if _pinned is None or _pinned[0] != fixed:
+            try:
+                moment = datetime.fromisoformat(fixed)
+            except ValueError as exc:
+                raise UserInputError(f"{NOW_ENV}={fixed!r} is not an ISO date and time such as 2028-02-29T21:00.") from exc
+            if moment.tzinfo is None:
+                moment = moment.astimezone()
+            _pinned = (fixed, moment.timestamp() - time.time())
+        return _pinned[1]
+    shift = os.environ.get(SHIFT_ENV, "").strip()
+    if not shift:
+        return 0.0
+    try:
+        return float(shift) * 86400.0
+    except ValueError as exc:
+        raise UserInputError(f"{SHIFT_ENV}={shift!r} is not a number of days.") from exc
+
+
+def timestamp() -> float:
+    """Seconds since the epoch on the product's clock (`time.time()`, moved when testing)."""
+    return time.time() + _shift_seconds()
+
+
+def now() -> datetime:
+    """The current local time, with its UTC offset, on the product's clock."""
+    return datetime.fromtimestamp(timestamp()).astimezone()
+
+
+def today() -> date:
+    """Today's date on the product's clock."""
+    return now().date()
 
 _RELATIVE = re.compile(r"^(\d{1,5})\s*(d|day|days|w|week|weeks|m|month|months|y|year|years)(\s+ago)?$")
 
 
 def parse_day(text: str, today: date | None = None) -> date:
     """Turn `text` into a calendar day, or raise a UserInputError saying what is accepted."""
-    today = today or date.today()
+    today = today or now().date()
     value = text.strip().lower()
     if value == "today":
         return today

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import secrets
-import time
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import Any
+
+from voicejournal import dates
 
 SCHEMA_VERSION = 1
 
@@ -36,7 +37,7 @@ def new_id(now_ms: int | None = None) -> str:
     by one process always sort in creation order (until the year 19800 or so).
     """
     global _last_id
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    ms = int(dates.timestamp() * 1000) if now_ms is None else now_ms
     last_ms, last_tail = _last_id
     clock_went_back = now_ms is None and ms < last_ms
     if (ms == last_ms or clock_went_back) and last_tail < 32**3 - 1:
@@ -49,7 +50,7 @@ def new_id(now_ms: int | None = None) -> str:
 
 def now_iso() -> str:
     """The current local time, ISO 8601 with its UTC offset."""
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    return dates.now().isoformat(timespec="seconds")
 
 
 def parse_time(value: str) -> datetime:

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from voicejournal import dates
 from voicejournal.dates import shift_months
 from voicejournal.errors import UserInputError
 from voicejournal.models import Entry
@@ -218,7 +219,7 @@ def resolve_window(
 
     With neither, the last `default_months` months (None: the first entry's day to the last's).
     """
-    today = today or date.today()
+    today = today or dates.today()
     if months is not None and since is not None:
         raise UserInputError("Use --months or --from, not both (--months counts back from --to or today).")
     if months is not None and months < 1:
@@ -511,7 +512,7 @@ def lookback_offsets(today: date, oldest: date) -> list[tuple[str, date]]:
 def lookback(entries: Sequence[Entry], today: date | None = None, current: Entry | None = None) -> Lookback:
     """Entries from this day in earlier months and years, and the first mention of each of
     the current entry's themes (the latest entry up to `today`, unless one is given)."""
-    today = today or date.today()
+    today = today or dates.today()
     ordered = sorted(entries, key=lambda e: (e.created, e.id))
     if not ordered:
         return Lookback(today, [], None, [], message=say("empty.journal"))
@@ -611,7 +612,7 @@ class WeekReview:
 
 def week_review(entries: Iterable[Entry], end: date | None = None) -> WeekReview:
     """Review the seven days ending at `end` (today by default), oldest entry first."""
-    end = end or date.today()
+    end = end or dates.today()
     start = end - timedelta(days=6)
     week = sorted((e for e in entries if start <= entry_day(e) <= end), key=lambda e: (e.created, e.id))
     counts: dict[str, int] = {}

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from voicejournal import dates
 from voicejournal.errors import UserInputError
 from voicejournal.models import Entry, Reflection, Safety, Theme
 from voicejournal.reflection import text as tx
@@ -373,7 +374,7 @@ def pending_step(entries: Iterable[Entry], now: datetime | None = None) -> str |
     if not found:
         return None
     entry, step = found
-    now = now or datetime.now().astimezone()
+    now = now or dates.now()
     if now - entry.created > timedelta(days=FOLLOWUP_DAYS):
         return None
     return step

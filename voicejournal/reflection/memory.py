@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from voicejournal import dates
 from voicejournal.models import Entry, Theme
 from voicejournal.reflection import text as tx
 from voicejournal.reflection.themes import NARRATIVES, PATTERNS, extract_details
@@ -92,7 +93,7 @@ def _features(transcript: str) -> tuple[Counter[str], frozenset[str]]:
 
 def how_long_ago(then: datetime, now: datetime | None = None) -> str:
     """'Yesterday', 'A few weeks ago', ... for saying back when an earlier entry was."""
-    now = now or datetime.now().astimezone()
+    now = now or dates.now()
     days = (now - then).total_seconds() / 86400
     if days < 0.75:
         return "Earlier today"
