@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import os
 import pty
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -24,7 +26,8 @@ pytestmark = pytest.mark.slow
 
 VCTK = SAMPLES / "vctk_p225_001-002.wav"
 
-# Records `takes` times; prints READY before each take and one JSON line after it.
+# Records `takes` times; prints READY before each take, the recorder's events during it (see
+# Meter) and one JSON line after it.
 PROBE = r"""
 import json, sys, time
 from voicejournal.audio import Recorder
@@ -32,13 +35,19 @@ from voicejournal.config import Config
 from voicejournal.transcription import StreamingTranscriber, get_transcriber
 
 class Meter:
-    # what the terminal UI would draw: the level and the elapsed time
+    # what the terminal UI would draw (the level and the elapsed time), and the recorder's
+    # events as lines the test reacts to: STATE <name>, and AT <n> after n seconds of audio
     def __init__(self):
-        self.calls, self.loudest, self.elapsed = 0, 0.0, 0.0
+        self.calls, self.loudest, self.elapsed, self.whole = 0, 0.0, 0.0, 0
     def level(self, rms, elapsed_s, paused):
         self.calls, self.loudest, self.elapsed = self.calls + 1, max(self.loudest, rms), elapsed_s
+        while elapsed_s >= self.whole + 1:
+            self.whole += 1
+            print("AT", self.whole, flush=True)
     def message(self, text):
         pass
+    def state(self, name):
+        print("STATE", name, flush=True)
 
 silence, max_s, takes = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
 device = sys.argv[4] if len(sys.argv) > 4 else None
@@ -59,15 +68,43 @@ for _ in range(takes):
 """
 
 
-def _takes(proc, actions) -> list[dict]:
-    """Run `actions[i]()` when take i is ready; collect each take's JSON result."""
-    results = []
-    for line in proc.stdout:
-        line = line.decode() if isinstance(line, bytes) else line
+def _takes(proc, scripts, timeout: float = 120.0) -> list[dict]:
+    """Drive each take with a script, and collect each take's JSON result.
+
+    A script is a generator: it yields the start of a line it waits for ("STATE listening",
+    "AT 4"), and acts when that line arrives. Nothing here waits a fixed time for the program
+    to reach a state: on a busy machine it may take much longer.
+    """
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        for raw in proc.stdout:
+            lines.put(raw.decode() if isinstance(raw, bytes) else raw)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    results: list[dict] = []
+    script, waiting_for = None, None
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            proc.kill()
+            raise AssertionError(f"take {len(results)} timed out waiting for {waiting_for!r}") from None
+        if line is None:
+            break
         if line.startswith("READY"):
-            actions[len(results)]()
+            script = scripts[len(results)]()
+            waiting_for = next(script, None)
         elif line.startswith("{"):
             results.append(json.loads(line))
+            script, waiting_for = None, None
+        elif script is not None and waiting_for is not None and line.startswith(waiting_for):
+            try:
+                waiting_for = script.send(line)
+            except StopIteration:
+                script, waiting_for = None, None
     proc.wait(timeout=30)
     return results
 
@@ -76,7 +113,7 @@ def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> No
     # nobody speaks: the take runs to its maximum (the microphone chosen by name, as --device does)
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "1.5", "3", "1", "pulse"], env=virtual_audio.env,
                             stdout=subprocess.PIPE, text=True)
-    first = _takes(proc, [lambda: None])
+    first = _takes(proc, [_nothing])
     assert first[0]["ended_by"] == "max" and not first[0]["has_speech"]
     assert first[0]["duration_s"] == pytest.approx(3.0, abs=0.2)
     assert first[0]["loudest"] < 0.01 and first[0]["elapsed"] == pytest.approx(3.0, abs=0.2)
@@ -90,7 +127,11 @@ def test_hands_free_take_ends_on_silence_and_is_transcribed(virtual_audio) -> No
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "2.5", "30", "1"], env=virtual_audio.env,
                             stdout=subprocess.PIPE, text=True)
     started = time.monotonic()
-    [take] = _takes(proc, [lambda: virtual_audio.play_into_mic(VCTK)])
+    def speak():
+        yield "STATE listening"  # the microphone is open: nothing said now is lost
+        virtual_audio.play_into_mic(VCTK)
+
+    [take] = _takes(proc, [speak])
     assert take["ended_by"] == "silence", take
     # 6.4 s of speech + 2.5 s of silence to end it; nowhere near the 30 s maximum
     assert 8.0 < take["duration_s"] < 12.0 and time.monotonic() - started < 25
@@ -109,33 +150,43 @@ def test_keys_and_ctrl_c(virtual_audio) -> None:
     os.close(follower)
 
     def speak_then(key: bytes):
-        def act() -> None:
+        def script():
+            yield "STATE listening"
             virtual_audio.play_into_mic(VCTK)
-            time.sleep(4.0)  # mid-sentence: only the key can end the take now
+            yield "AT 4"  # mid-sentence (4 s into a 6.4 s recording): only the key can end the take now
             os.write(leader, key)
-        return act
+        return script
 
-    def pause_then_enter() -> None:
-        time.sleep(1.0)
-        os.write(leader, b" ")  # pause: the next 3 s are not recorded
-        time.sleep(3.0)
+    def pause_then_enter():
+        yield "AT 1"
         os.write(leader, b" ")
-        speak_then(b"\n")()
+        yield "STATE paused"
+        time.sleep(4.0)  # paused: whatever the microphone hears now is not recorded
+        os.write(leader, b" ")
+        yield "STATE resumed"
+        virtual_audio.play_into_mic(VCTK)
+        yield "AT 5"
+        os.write(leader, b"\n")
 
     enter, quit_ = _takes(proc, [pause_then_enter, speak_then(b"q")])
     os.close(leader)
     assert enter["ended_by"] == "enter" and quit_["ended_by"] == "quit"
-    # 1 s before the pause + 4 s of speech after it; the paused 3 s are left out
-    assert 4.0 < enter["duration_s"] < 6.8 and enter["has_speech"]
+    # 1 s before the pause + 4 s of speech after it; the paused 4 s are left out (with them: 9 s or more)
+    assert 5.0 <= enter["duration_s"] < 8.0 and enter["has_speech"]
 
     proc = subprocess.Popen([sys.executable, "-c", PROBE, "5", "20", "1"], env=virtual_audio.env,
                             stdout=subprocess.PIPE, text=True)
 
-    def interrupt() -> None:
+    def interrupt():
+        yield "STATE listening"
         virtual_audio.play_into_mic(VCTK)
-        time.sleep(4.0)
+        yield "AT 4"  # mid-sentence: the take can't have ended on silence yet
         proc.send_signal(signal.SIGINT)
 
     [take] = _takes(proc, [interrupt])
     assert take["ended_by"] == "interrupt" and take["has_speech"]
     assert take["duration_s"] > 3.0 and "stella" in take["text"].lower()
+
+
+def _nothing():
+    yield from ()

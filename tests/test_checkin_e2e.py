@@ -117,7 +117,7 @@ def test_hands_free_checkin_ends_by_itself_and_speaks_the_reflection(virtual_aud
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-        time.sleep(0.3)  # the last of the closing reaches the monitor
+        _wait_for_more_audio(heard_wav, seconds=0.5)  # the last of the closing reaches the monitor
         virtual_audio.stop_recording()
     output = watcher.rest()
     assert proc.returncode == 0, output
@@ -146,3 +146,13 @@ def test_hands_free_checkin_ends_by_itself_and_speaks_the_reflection(virtual_aud
                                      env={**os.environ, "VOICEJOURNAL_JOURNAL": str(journal)},
                                      capture_output=True, text=True, check=True).stdout)
     assert info[0]["id"] == entry.id
+
+
+def _wait_for_more_audio(wav: Path, seconds: float, timeout: float = 15.0) -> None:
+    """Wait until the speaker recording has grown by `seconds` of audio (16 kHz, 16-bit mono)."""
+    start = wav.stat().st_size if wav.exists() else 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if wav.exists() and wav.stat().st_size >= start + int(seconds * 32000):
+            return
+        time.sleep(0.05)

@@ -48,10 +48,12 @@ class RecordingPlayer(Player):
         super().__init__()
         self.played: list[tuple[float, Sound]] = []
         self.delay_s = delay_s
+        self.started_playing = threading.Event()  # tests wait for this, not for a guessed time
 
     def play(self, sound: Sound) -> None:
         self.played.append((time.monotonic(), sound))
-        time.sleep(self.delay_s)
+        self.started_playing.set()
+        time.sleep(self.delay_s)  # how long the sound "plays"
 
 
 class FailingPlayer(Player):
@@ -170,14 +172,15 @@ def test_first_sentence_plays_while_later_ones_are_still_coming():
 
     def slow_sentences():
         yield "The first sentence is ready."
-        time.sleep(0.6)
+        # the source is still writing: the first sentence must be heard meanwhile
+        assert player.started_playing.wait(timeout=30), "nothing played while the source was still going"
         yield "The second one took a while."
         finished_at.append(time.monotonic())
 
     speaker.say_sentences(slow_sentences())
     speaker.close()
     assert len(player.played) == 2
-    assert player.played[0][0] < finished_at[0] - 0.5
+    assert player.played[0][0] < finished_at[0]
     assert speaker.sound_times[0] == pytest.approx(player.played[0][0], abs=0.05)
 
 
@@ -246,13 +249,12 @@ def test_stop_drops_what_was_still_to_be_said():
     speaker = Pyttsx3Speaker(Config(), player=player)
     talker = threading.Thread(target=speaker.say, args=("One. Two. Three. Four. Five. Six.",))
     talker.start()
-    time.sleep(0.4)
+    assert player.started_playing.wait(timeout=30)
     speaker.stop()
-    started = time.monotonic()
     talker.join(timeout=10)
     speaker.close()
-    assert time.monotonic() - started < 1.0
-    assert len(player.played) <= 3
+    assert not talker.is_alive()
+    assert len(player.played) <= 3  # of six: the rest was dropped, not played out
     assert speaker.take_problem() is None  # stopping was asked for: nothing to explain
 
 

@@ -93,6 +93,28 @@ class VirtualAudio:
             player.wait(timeout=600)
         return player
 
+    def keep_mic_busy(self, wav_path: Path | str, seconds: float, work: Path | str) -> subprocess.Popen:
+        """Play `wav_path` into the microphone over and over for `seconds` (stop it with
+        `stop_players()`): for a program that records at a moment the test can't know."""
+        import wave
+
+        with wave.open(str(wav_path)) as src:
+            params, frames = src.getparams(), src.readframes(src.getnframes())
+        repeats = max(1, int(seconds * params.framerate / max(1, params.nframes)) + 1)
+        looped = Path(work) / f"looped-{Path(wav_path).stem}.wav"
+        with wave.open(str(looped), "wb") as out:
+            out.setparams(params)
+            out.writeframes(frames * repeats)
+        return self.play_into_mic(looped)
+
+    def stop_players(self) -> None:
+        """Stop everything still playing into the microphone."""
+        for player in self._players:
+            if player.poll() is None:
+                player.kill()
+                player.wait()
+        self._players.clear()
+
     def record_speaker(self, out_path: Path | str) -> subprocess.Popen:
         """Start recording what the app plays to the virtual speaker into a 16 kHz mono WAV."""
         self.stop_recording()
@@ -111,11 +133,7 @@ class VirtualAudio:
 
     def stop(self) -> None:
         self.stop_recording()
-        for player in self._players:
-            if player.poll() is None:
-                player.kill()
-                player.wait()
-        self._players.clear()
+        self.stop_players()
         if self._daemon is not None:
             _stop_process(self._daemon, signal.SIGTERM)
             self._daemon = None

@@ -495,6 +495,11 @@ class RecorderUI(Protocol):
 
     def message(self, text: str) -> None: ...
 
+    def state(self, name: str) -> None:
+        """The recorder's state changed: "listening" (the microphone is delivering sound),
+        "speech" (the person has started speaking), "paused" or "resumed". Scripts and tests
+        wait for these instead of guessing how long things take."""
+
 
 @dataclass
 class Recording:
@@ -591,6 +596,7 @@ class Recorder:
         paused = False
         ended_by = "silence"
         keys = _Keys()
+        heard_any = heard_speech = False
         try:
             stream = sd.InputStream(
                 samplerate=SAMPLE_RATE,
@@ -620,6 +626,9 @@ class Recorder:
                             "The microphone stopped sending sound. Check that it is connected, "
                             "or give a recording with --input FILE."
                         ) from None
+                    if not heard_any:
+                        heard_any = True
+                        self._state("listening")
                     key = _next_key(keys)
                     if key in ("\n", "\r"):
                         ended_by = "enter"
@@ -631,6 +640,7 @@ class Recorder:
                         paused = not paused
                         if self.ui:
                             self.ui.message("Paused. Press Space to go on." if paused else "Listening again.")
+                        self._state("paused" if paused else "resumed")
                     if paused:
                         if self.ui:
                             self.ui.level(0.0, kept_samples / SAMPLE_RATE, True)
@@ -642,6 +652,9 @@ class Recorder:
                         rms = float(np.sqrt(np.mean(block * block))) if block.size else 0.0
                         self.ui.level(rms, kept_samples / SAMPLE_RATE, False)
                     tracker = chunker.tracker
+                    if tracker.started and not heard_speech:
+                        heard_speech = True
+                        self._state("speech")
                     if tracker.started and tracker.trailing_silence_s >= self.config.silence_seconds:
                         ended_by = "silence"
                         break
@@ -668,6 +681,11 @@ class Recorder:
             recording.duration_s, recording.speech_s, time.monotonic() - started, ended_by,
         )
         return recording
+
+    def _state(self, name: str) -> None:
+        notify = getattr(self.ui, "state", None)  # a UI may only draw the meter
+        if notify is not None:
+            notify(name)
 
 
 def _next_key(keys: _Keys) -> str | None:

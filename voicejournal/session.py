@@ -352,6 +352,10 @@ class SessionView:
     def listening(self, what: str) -> None:
         """The microphone is about to listen for an "entry" or an "answer" (everything before is said)."""
 
+    def state(self, name: str) -> None:
+        """The recorder's state: "listening" once the microphone delivers sound, then "speech",
+        "paused", "resumed" (see `audio.RecorderUI`)."""
+
     def level(self, rms: float, elapsed_s: float, paused: bool) -> None:
         """The level meter while recording."""
 

@@ -22,6 +22,7 @@ class TerminalView(SessionView):
         self._meter_shown = False
         self._in_reflection = False
         self._tty = sys.stderr.isatty()
+        self._listening_for: str | None = None
 
     def _clear_meter(self) -> None:
         if self._meter_shown:
@@ -51,8 +52,13 @@ class TerminalView(SessionView):
         sys.stdout.flush()
 
     def listening(self, what: str) -> None:
-        if self.hands_free:
-            # said only once everything before it has been spoken; scripts and tests wait for it
+        self._listening_for = what  # shown once the microphone is really delivering sound
+
+    def state(self, name: str) -> None:
+        if name == "listening" and self.hands_free and self._listening_for:
+            # Everything before it has been spoken and the microphone is open: scripts and tests
+            # wait for this line before they speak.
+            what, self._listening_for = self._listening_for, None
             hint = "pause when you're done" if what == "entry" else "say more, that's all, repeat that or skip"
             note(click.style(f"[listening: {hint}]", dim=True))
 
