@@ -180,7 +180,9 @@ def register(cli: click.Group) -> None:
         """Correct an entry's transcript in your $EDITOR."""
         store = open_store()
         entry = store.get(entry_id)
-        edited = click.edit(entry.transcript, extension=".txt", require_save=True)
+        from voicejournal.editor import edit_text
+
+        edited = edit_text(entry.transcript)
         if edited is None or edited.strip() == entry.transcript.strip():
             note("No changes; the entry is as it was.")
             return
@@ -260,7 +262,9 @@ def register(cli: click.Group) -> None:
             raw = sys.stdin.buffer.read()
             text = raw.decode("utf-8", errors="replace")
         elif text is None:
-            text = click.edit("", extension=".txt", require_save=True) or ""
+            from voicejournal.editor import edit_text
+
+            text = edit_text("") or ""
         text = text.replace("\x00", "").strip()
         if not text:
             raise UserInputError("The entry was empty, so nothing was saved.")
