@@ -18,7 +18,7 @@ import pytest
 
 from voicejournal.reflection import ReflectionRequest, get_practice
 from voicejournal.reflection.offline import _trim_step, compose, overlaps, sentences_of
-from voicejournal.reflection.safety import check_reflection
+from voicejournal.reflection.guard import check_reflection
 from voicejournal.reflection.text import (
     content_words,
     split_runons,

@@ -27,7 +27,7 @@ from voicejournal.reflection import (
 )
 from voicejournal.reflection.memory import related_entries
 from voicejournal.reflection.offline import OfflineReflector
-from voicejournal.reflection.safety import check_reflection
+from voicejournal.reflection.guard import check_reflection
 from voicejournal.reflection.text import to_second_person, word_count
 from voicejournal.reflection.themes import detect_themes
 from voicejournal.store import open_store

@@ -572,10 +572,12 @@ class Recorder:
 
     BLOCK = VAD_WINDOW * 2  # 64 ms: smooth meter, cheap VAD calls
 
-    def __init__(self, config: Config, ui: RecorderUI | None = None, keys: bool = True) -> None:
+    def __init__(self, config: Config, ui: RecorderUI | None = None, keys: bool = True,
+                 answer_keys: str = "") -> None:
         self.config = config
         self.ui = ui
         self.keys = keys
+        self.answer_keys = answer_keys  # keys that answer a question ("yn"): ended_by "key:y"
 
     def record(self, on_chunk: Callable[[np.ndarray], None] | None = None) -> Recording:
         """Record until `silence_seconds` of quiet after speech, Enter, `q`, max length or Ctrl-C."""
@@ -632,6 +634,9 @@ class Recorder:
                     key = _next_key(keys)
                     if key in ("\n", "\r"):
                         ended_by = "enter"
+                        break
+                    if key and key.lower() in self.answer_keys:
+                        ended_by = f"key:{key.lower()}"
                         break
                     if key in ("q", "Q"):
                         ended_by = "quit"

@@ -96,10 +96,18 @@ class Theme:
 
 @dataclass
 class Safety:
-    """Set when crisis language was detected; the entry is always kept."""
+    """Set when risk was detected or asked about; the entry is always kept.
+
+    `level` is crisis (suicide, self-harm), danger (from another person) or check (unsure, so
+    the person was asked, or shown the helplines gently when nobody was there to answer).
+    """
 
     level: str
     reason: str
+    sentence: str | None = None  # the person's words that raised it
+    score: float | None = None  # the model's score for them (None: the rules alone)
+    question: str | None = None  # check: what was asked
+    answer: str | None = None  # check: yes / no / unclear, or None when nobody could answer
 
 
 @dataclass
@@ -147,6 +155,7 @@ class Entry:
         if values.get("reflection"):
             values["reflection"] = Reflection(**values["reflection"])
         if values.get("safety"):
-            values["safety"] = Safety(**values["safety"])
+            known = Safety.__dataclass_fields__
+            values["safety"] = Safety(**{k: v for k, v in values["safety"].items() if k in known})
         values["tags"] = list(values.get("tags") or [])
         return cls(**values)

@@ -195,6 +195,31 @@ def transcribe_answer(transcriber: Transcriber, samples: Any) -> str:
     return transcriber.transcribe(samples, prompt=ANSWER_PROMPT).text
 
 
+# The answer to "are you having thoughts of ending your life, or of hurting yourself?". Anything
+# yes-like, even partly ("sometimes", "a bit", "no... well maybe"), is taken as yes: a caring
+# message costs little. "I don't know" is not a yes or a no.
+_CHECK_YES = ("yes", "yeah", "yep", "yup", "aye", "i am", "i have", "i do", "sometimes", "a bit", "a little",
+              "kind of", "kinda", "sort of", "maybe", "i think so", "probably", "a lot", "all the time", "lately")
+_CHECK_NO = ("no", "nope", "nah", "not at all", "i'm not", "i am not", "no i'm not", "i'm okay", "i'm ok",
+             "i'm fine", "i am fine", "i'm alright", "never", "definitely not", "not really")
+_CHECK_UNSURE = ("not sure", "don't know", "dont know", "no idea", "i dunno", "dunno")
+CHECK_PROMPT = "Yes. No. I'm not sure."
+
+
+def classify_check_answer(text: str) -> str:
+    """"yes", "no" or "unclear", for a spoken or typed answer to the direct check-in question."""
+    said = _normalise(text)
+    if not said or said in _HALLUCINATIONS:
+        return "unclear"
+    if _has_phrase(said, _CHECK_UNSURE):
+        return "unclear"
+    if _has_phrase(said, _CHECK_YES):
+        return "yes"
+    if _has_phrase(" ".join(said.split()[:4]), _CHECK_NO):
+        return "no"
+    return "unclear"
+
+
 @dataclass
 class Heard:
     """One turn of listening: an entry, or an answer to "is there more?".
@@ -226,6 +251,10 @@ class Listener(ABC):
     @abstractmethod
     def answer(self) -> Heard:
         """Listen for a short answer to "is there more?"."""
+
+    def yes_no(self) -> Heard:
+        """Listen for a yes or no (the direct check-in question); by default, nobody can answer."""
+        return Heard(ended_by="eof")
 
 
 class MicListener(Listener):
@@ -271,6 +300,14 @@ class MicListener(Listener):
             # if the answer turns out to be more of the entry, transcribe it unprimed
             transcribe=lambda: self.transcriber.transcribe(samples),
         )
+
+    def yes_no(self) -> Heard:
+        from voicejournal.audio import Recorder
+
+        recording = Recorder(self.answer_config, self.ui, answer_keys="yn").record()
+        spoke = recording.speech_s > 0.15
+        text = self.transcriber.transcribe(recording.samples, prompt=CHECK_PROMPT).text if spoke else ""
+        return Heard(ended_by=recording.ended_by, samples=recording.samples, text=text, has_speech=spoke)
 
 
 class FileListener(Listener):
@@ -324,6 +361,12 @@ class TextListener(Listener):
         if text.lower() == "q":
             return Heard(ended_by="quit")
         return Heard(ended_by="text", text=text, has_speech=bool(text))
+
+    def yes_no(self) -> Heard:
+        line = self.read("Yes or no")
+        if line is None:
+            return Heard(ended_by="eof")
+        return Heard(ended_by="text", text=line.strip(), has_speech=bool(line.strip()))
 
     def answer(self) -> Heard:
         line = self.read("More? (Enter to go on, q to finish, or type 'repeat' / 'skip')")
@@ -406,6 +449,7 @@ class CheckinSession:
         self.seed = seed
         self.result = CheckinResult()
         self._last_said: str | None = None
+        self._asked_check = False  # the direct question is asked at most once per check-in
 
     # -- talking --
     def _pick(self, name: str) -> str:
@@ -570,8 +614,13 @@ class CheckinSession:
     def _reflect(self, entry: Entry) -> None:
         """Reflect with the streaming API, speaking each sentence as soon as it is ready."""
         try:
+            from voicejournal.reflection.risk import LEVEL_CHECK, check_risk
+
             reflector = self._get_reflector()
-            stream = reflector.stream(entry.transcript, practice=self.practice, history=past_entries(self.store, entry))
+            risk = check_risk(entry.transcript)  # read first: when unsure, ask before reflecting
+            answer = self._ask_check() if risk.level == LEVEL_CHECK else None
+            stream = reflector.stream(entry.transcript, practice=self.practice, history=past_entries(self.store, entry),
+                                      check_answer=answer, risk=risk)
 
             def sentences() -> Iterator[str]:
                 for sentence in stream:
@@ -595,6 +644,30 @@ class CheckinSession:
         entry.status = STATUS_PENDING if owed else STATUS_COMPLETE
         entry.pending_reason = "no reflection was written" if owed else None
         self.store.update(entry)
+
+    def _ask_check(self) -> str | None:
+        """Ask directly, once, whether they are thinking of ending their life or hurting themselves.
+
+        Returns "yes", "no", "unclear", or None when nobody can answer (a recording given as a
+        file) or it was already asked in this check-in.
+        """
+        from voicejournal.reflection.resources import check_question
+
+        if self._asked_check:
+            return None
+        self._asked_check = True
+        self._say("prompt", check_question())
+        self.view.listening("check")
+        heard = self.listener.yes_no()
+        if heard.ended_by == "interrupt":
+            raise KeyboardInterrupt
+        if heard.ended_by in ("key:y", "key:n"):
+            return "yes" if heard.ended_by == "key:y" else "no"
+        if heard.ended_by == "eof" and not heard.text:
+            return None
+        if heard.text:
+            self.view.show("answer", heard.text)
+        return classify_check_answer(heard.text or "")
 
     def _finish_without_reflection(self, entry: Entry) -> None:
         entry.status = STATUS_COMPLETE

@@ -169,7 +169,11 @@ def entry_block(entry: Entry, highlight: Callable[[str], str] | None = None) -> 
     if entry.is_pending:
         meta.append("status: pending" + (f" ({entry.pending_reason})" if entry.pending_reason else ""))
     parts = [head, click.style("  ".join(meta), dim=True), "", mark(entry.transcript or "(transcript pending)")]
-    if entry.safety:
+    if entry.safety and entry.safety.level == "check":
+        said = f" (answer: {entry.safety.answer})" if entry.safety.answer else ""
+        parts += ["", click.style(f"You were asked gently how safe you were, and shown where to find support{said}.",
+                                  fg="yellow")]
+    elif entry.safety:
         parts += ["", click.style("Support was offered with this entry.", fg="yellow")]
     if entry.reflection:
         parts += ["", click.style("Reflection", bold=True), mark(entry.reflection.text)]

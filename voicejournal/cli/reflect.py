@@ -29,7 +29,11 @@ def show_result(result) -> None:
     """Print a reflection (or the safety message with its helplines) and any notices."""
     for notice in result.notices:
         note(notice)
-    if result.safety is not None:
+    if result.safety is not None and result.reflection is not None:
+        # unsure: the gentle words and helplines first, then the reflection
+        click.secho(result.text[: len(result.text) - len(result.reflection.text)].strip(), fg="yellow")
+        click.echo(result.reflection.text)
+    elif result.safety is not None:
         click.secho(result.text, fg="yellow")
     else:
         click.echo(result.text)

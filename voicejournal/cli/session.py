@@ -59,7 +59,8 @@ class TerminalView(SessionView):
             # Everything before it has been spoken and the microphone is open: scripts and tests
             # wait for this line before they speak.
             what, self._listening_for = self._listening_for, None
-            hint = "pause when you're done" if what == "entry" else "say more, that's all, repeat that or skip"
+            hint = {"entry": "pause when you're done", "check": "say yes or no, or press y or n"}.get(
+                what, "say more, that's all, repeat that or skip")
             note(click.style(f"[listening: {hint}]", dim=True))
 
     def reflection_sentence(self, sentence: str) -> None:

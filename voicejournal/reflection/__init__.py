@@ -14,7 +14,7 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +22,11 @@ from voicejournal import dates
 from voicejournal.errors import UserInputError
 from voicejournal.models import Entry, Reflection, Safety, Theme
 from voicejournal.reflection import text as tx
+from voicejournal.reflection.guard import MAX_WORDS, MIN_WORDS, check_reflection, check_sentence
 from voicejournal.reflection.memory import Related, related_entries
 from voicejournal.reflection.practices import Practice, get_practice, list_practices
-from voicejournal.reflection.safety import (
-    MAX_WORDS,
-    MIN_WORDS,
-    check_crisis,
-    check_reflection,
-    check_sentence,
-    safety_message,
-)
+from voicejournal.reflection.resources import check_question, check_thanks, gentle_resources, safety_message
+from voicejournal.reflection.risk import LEVEL_CHECK, LEVEL_CRISIS, RiskCheck, check_risk
 from voicejournal.reflection.themes import Details, detect_themes, extract_details
 
 if TYPE_CHECKING:
@@ -66,6 +61,7 @@ class ReflectionRequest:
     details: Details
     related: list[Related]
     seed: int
+    avoid: list[str] = field(default_factory=list)  # words never to say back (what raised a risk check)
 
 
 @dataclass
@@ -73,7 +69,9 @@ class ReflectionResult:
     """What came of reflecting on an entry.
 
     `text` is what to show and speak: the reflection, or the safety message with its helplines
-    when crisis language was detected (then `reflection` is None and `safety` is set).
+    when risk was clear (then `reflection` is None and `safety` is set). When it was unclear,
+    `safety.level` is "check" and the reflection comes after the answer's words or the gentle
+    helplines.
     """
 
     reflection: Reflection | None
@@ -117,9 +115,15 @@ class Reflector(ABC):
 
     # ---- the public template ---------------------------------------------------------
 
-    def reflect(self, text: str, practice: str = "checkin", history: Sequence[Entry] = ()) -> ReflectionResult:
-        """Reflect on `text` (a journal entry). Raises UserInputError only for bad input."""
-        stream = self._stream(text, practice, history, progressive=False)
+    def reflect(self, text: str, practice: str = "checkin", history: Sequence[Entry] = (),
+                check_answer: str | None = None) -> ReflectionResult:
+        """Reflect on `text` (a journal entry). Raises UserInputError only for bad input.
+
+        `check_answer` is the person's answer when they were asked whether they have thoughts of
+        ending their life or hurting themselves ("yes", "no", "unclear"); None when nobody could
+        be asked (a typed or imported entry).
+        """
+        stream = self._stream(text, practice, history, progressive=False, check_answer=check_answer)
         for _ in stream:
             pass
         assert stream.result is not None
@@ -129,9 +133,14 @@ class Reflector(ABC):
         self.last_result = result
         return result
 
-    def stream(self, text: str, practice: str = "checkin", history: Sequence[Entry] = ()) -> ReflectionStream:
-        """Like `reflect`, but yields each sentence as soon as it is ready and has passed the guard."""
-        return self._stream(text, practice, history, progressive=True)
+    def stream(self, text: str, practice: str = "checkin", history: Sequence[Entry] = (),
+               check_answer: str | None = None, risk: RiskCheck | None = None) -> ReflectionStream:
+        """Like `reflect`, but yields each sentence as soon as it is ready and has passed the guard.
+
+        `risk` is the outcome of `check_risk(text)` when the caller already has it (the check-in
+        reads it first, to know whether to ask).
+        """
+        return self._stream(text, practice, history, progressive=True, check_answer=check_answer, risk=risk)
 
     def _setup(self) -> None:  # noqa: B027  (optional hook, most backends need nothing)
         """Get ready to generate (load a client, ask consent); raise BackendError if it can't."""
@@ -142,29 +151,45 @@ class Reflector(ABC):
 
     # ---- shared machinery ----------------------------------------------------------------
 
-    def _stream(self, text: str, practice: str, history: Sequence[Entry], progressive: bool) -> ReflectionStream:
+    def _stream(self, text: str, practice: str, history: Sequence[Entry], progressive: bool,
+                check_answer: str | None = None, risk: RiskCheck | None = None) -> ReflectionStream:
         if not isinstance(text, str) or not text.strip():
             raise UserInputError("There's nothing to reflect on yet: the entry is empty.")
         chosen = get_practice(practice)  # unknown practice: a clear error before anything else
-        return ReflectionStream(self._run(text.strip(), chosen, history, progressive))
+        return ReflectionStream(self._run(text.strip(), chosen, history, progressive, check_answer, risk))
 
-    def _run(self, text: str, practice: Practice, history: Sequence[Entry],
-             progressive: bool) -> Generator[str, None, ReflectionResult]:
+    def _run(self, text: str, practice: Practice, history: Sequence[Entry], progressive: bool,
+             check_answer: str | None = None, risk: RiskCheck | None = None) -> Generator[str, None, ReflectionResult]:
         whole = text.replace("\x00", "")
         text = whole[:MAX_INPUT_CHARS]
         past = sorted((e for e in history if e.transcript), key=lambda e: e.created_at)[-MAX_HISTORY:]
         step = pending_step(past)
         themes = detect_themes(text, pending_step=step)
 
-        # Safety first: crisis language gets care and real help, never a journaling exercise.
-        crisis = check_crisis(whole)  # all of it: what matters most may come at the very end
-        if crisis.safety is not None:
-            message, resources = safety_message(crisis.safety, self.config.region)
+        # Safety first: risk gets care and real help, never a journaling exercise.
+        risk = risk or check_risk(whole)  # all of it: what matters most may come at the very end
+        notices = [risk.notice] if risk.notice else []
+        safety = risk.safety
+        lead: list[str] = []  # said before the reflection when the risk was unclear
+        resources: list[str] = []
+        if safety is not None and safety.level == LEVEL_CHECK:
+            safety = replace(safety, question=check_question(), answer=check_answer)
+            if check_answer == "yes":
+                # They said yes: the safety message, exactly as for clear risk.
+                safety = replace(safety, level=LEVEL_CRISIS, reason=f"said yes when asked ({safety.reason})")
+            elif check_answer == "no":
+                lead = [check_thanks()]
+            else:  # no clear answer, or nobody there to ask: the helplines, gently, then the reflection
+                gentle, resources = gentle_resources(self.config.region)
+                lead = [part.strip() for part in gentle.split("\n") if part.strip()]
+        if safety is not None and safety.level != LEVEL_CHECK:
+            message, resources = safety_message(safety, self.config.region)
             for part in message.split("\n"):
                 if part.strip():
                     yield part.strip()
-            return self._remember(ReflectionResult(reflection=None, themes=themes, safety=crisis.safety,
-                                                   text=message, resources=resources))
+            return self._remember(ReflectionResult(reflection=None, themes=themes, safety=safety,
+                                                   text=message, resources=resources, notices=notices))
+        yield from lead
 
         request = ReflectionRequest(
             text=text,
@@ -173,8 +198,8 @@ class Reflector(ABC):
             details=extract_details(text),
             related=related_entries(text, themes, past),
             seed=int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest()[:8], "big"),
+            avoid=[safety.sentence] if safety is not None and safety.sentence else [],
         )
-        notices: list[str] = []
         accepted: list[str] = []
         failure = yield from self._generate_guarded(request, progressive, accepted)
         backend, model = self.name, self.model
@@ -202,9 +227,10 @@ class Reflector(ABC):
         return self._remember(ReflectionResult(
             reflection=Reflection(text=reply, backend=backend, model=model),
             themes=themes,
-            safety=None,
-            text=reply,
+            safety=safety,
+            text="\n".join(lead + [reply]) if lead else reply,
             notices=notices,
+            resources=resources,
             related=[r.entry.id for r in request.related],
         ))
 

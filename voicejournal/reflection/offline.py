@@ -17,8 +17,9 @@ from dataclasses import dataclass
 
 from voicejournal.prompts import prompts_dir, read_lines
 from voicejournal.reflection import text as tx
+from voicejournal.reflection.guard import check_reflection, check_sentence
 from voicejournal.reflection.memory import how_long_ago
-from voicejournal.reflection.safety import check_crisis, check_reflection, check_sentence
+from voicejournal.reflection.risk import rule_check
 
 TARGET_MIN = 50
 TARGET_MAX = 130
@@ -139,7 +140,7 @@ def _clean_piece(piece: str) -> str:
 
 
 def mirror_candidates(transcript: str, people: list[str], triggers: list[str], feelings: list[str],
-                      story_triggers: list[str] = ()) -> list[_Candidate]:
+                      story_triggers: list[str] = (), avoid: list[str] = ()) -> list[_Candidate]:
     """Clauses of what the person said that read well turned round to "you", most telling first.
 
     The transcript is tidied (fillers, stutters, typos) and cut where speech naturally breaks, so
@@ -211,18 +212,10 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
         score -= 0.02 * index  # earlier tends to be the heart of it, slightly
         out.append(_Candidate(turned, score, index, piece))
     out.sort(key=lambda c: c.score, reverse=True)
-    # Crisis wording inside a clause is never said back; checked only for the few that may be used,
-    # since the crisis check is the costly part.
-    top = out[:MAX_CANDIDATES]
-    if not top or check_crisis(".\n".join(c.source for c in top)).safety is None:
-        return top  # one check for all of them, the usual case
-    safe: list[_Candidate] = []
-    for candidate in out:
-        if len(safe) >= MAX_CANDIDATES:
-            break
-        if check_crisis(candidate.source).safety is None:
-            safe.append(candidate)
-    return safe
+    # Risky wording inside a clause is never said back: what the phrase rules catch, and what
+    # the risk check raised (an entry that was asked about).
+    return [c for c in out if rule_check(c.source) is None
+            and not any(a.lower() in c.source.lower() or c.source.lower() in a.lower() for a in avoid)][:MAX_CANDIDATES]
 
 
 def overlaps(a: str, b: str) -> bool:
@@ -390,7 +383,8 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
 
     # 1. mirror: their own words, turned round.
     stories = [t for th in themes if th.kind == "narrative" or th.name == "expecting_worst" for t in th.triggers]
-    candidates = mirror_candidates(request.text, people, triggers, details.feelings, stories) if attempt < 2 else []
+    candidates = mirror_candidates(request.text, people, triggers, details.feelings, stories,
+                                   request.avoid) if attempt < 2 else []
     if attempt == 1 and candidates:
         candidates = candidates[1:]  # the best piece failed the checks in context: try the next
     mirror_lines: list[str] = []

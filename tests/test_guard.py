@@ -1,98 +1,10 @@
-"""Crisis detection (recall and false alarms on a labelled set) and the shame guard."""
+"""The guard every reflection passes before it is shown or spoken (rules for the mechanical flaws)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from voicejournal.reflection.safety import (
-    LEVEL_CRISIS,
-    LEVEL_DANGER,
-    check_crisis,
-    check_reflection,
-    load_resources,
-    resource_lines,
-    safety_message,
-)
-
-DATA = Path(__file__).parent / "data"
-
-
-def labelled() -> list[tuple[int, str]]:
-    rows = []
-    for line in (DATA / "crisis_sentences.tsv").read_text(encoding="utf-8").splitlines():
-        if not line.strip() or line.startswith("#"):
-            continue
-        label, sentence = line.split("\t", 1)
-        rows.append((int(label), sentence))
-    return rows
-
-
-def test_labelled_set_is_big_and_balanced_enough():
-    rows = labelled()
-    assert len(rows) >= 60
-    assert sum(label for label, _ in rows) >= 30
-    assert sum(1 - label for label, _ in rows) >= 30
-
-
-def test_crisis_recall_and_false_alarms_on_the_labelled_set():
-    rows = labelled()
-    flagged = [(label, check_crisis(sentence).safety is not None, sentence) for label, sentence in rows]
-    positives = [f for f in flagged if f[0] == 1]
-    negatives = [f for f in flagged if f[0] == 0]
-    recall = sum(1 for _, got, _ in positives if got) / len(positives)
-    false_alarms = sum(1 for _, got, _ in negatives if got) / len(negatives)
-    missed = [s for label, got, s in positives if not got]
-    alarms = [s for label, got, s in negatives if got]
-    assert recall >= 0.95, f"missed: {missed}"
-    assert false_alarms <= 0.05, f"false alarms: {alarms}"
-
-
-@pytest.mark.parametrize("sentence", [
-    "this deadline is killing me",
-    "I nearly died laughing",
-    "we watched a documentary about suicide prevention",
-    "I'd never hurt myself",
-    "that dessert was to die for",
-])
-def test_figures_of_speech_and_negations_are_not_crisis(sentence):
-    assert check_crisis(sentence).safety is None
-
-
-def test_danger_from_a_partner_is_its_own_level():
-    assert check_crisis("my boyfriend hit me again and I'm scared of what he'll do").safety.level == LEVEL_DANGER
-    assert check_crisis("everyone would be better off without me").safety.level == LEVEL_CRISIS
-
-
-def test_crisis_found_inside_a_long_ordinary_entry():
-    text = ("Work was busy and I had lunch with Sam, which was nice. But honestly most nights lately I lie there "
-            "and think everyone would be better off without me. Anyway the weather was good.")
-    assert check_crisis(text).safety is not None
-
-
-def test_resources_have_a_checked_date_and_regional_numbers():
-    data = load_resources()
-    assert str(data["checked"]).startswith("20")
-    assert any("988" in line for line in resource_lines("US"))
-    assert any("116 123" in line for line in resource_lines("uk"))  # alias and lower case
-    assert any("13 11 14" in line for line in resource_lines("AU"))
-    unknown = resource_lines(None)
-    assert any("findahelpline.com" in line for line in unknown)
-    assert any("112" in line and "999" in line for line in unknown)
-    assert any("1-800-799-7233" in line for line in resource_lines("US", LEVEL_DANGER))
-
-
-def test_safety_message_is_calm_and_names_the_resources():
-    safety = check_crisis("I don't want to wake up tomorrow").safety
-    text, lines = safety_message(safety, "GB")
-    assert "Samaritans: 116 123" in text
-    assert "!" not in text
-    assert "matter" in text.lower()
-    assert lines and all(line in text for line in lines)
-
-
-# ---------------------------------------------------------------- the guard
+from voicejournal.reflection.guard import check_reflection
 
 GOOD = (
     "You've been waiting for Noor's call since her shift ended, rereading your messages over and over, searching "
@@ -174,13 +86,3 @@ TINY_MODEL_REPLIES = [
 @pytest.mark.parametrize("reply, problem", TINY_MODEL_REPLIES)
 def test_the_guard_catches_what_a_tiny_model_really_said(reply, problem):
     assert problem in check_reflection(reply).problems
-
-
-def test_crisis_at_the_very_end_of_a_huge_entry_is_found_quickly():
-    """Regression: only the first 12,000 characters used to be checked."""
-    import time
-
-    huge = "word " * 300_000 + "and honestly I want to kill myself"
-    started = time.monotonic()
-    assert check_crisis(huge).safety is not None
-    assert time.monotonic() - started < 5
