@@ -180,6 +180,10 @@ def test_a_long_first_sentence_is_split_at_its_first_clause():
     assert split_first_clause("Well, " + " ".join(["word"] * 14) + ".")[0] != "Well,"
     whole = "Everything you noticed tonight about yourself matters a great deal to the person you are becoming."
     assert split_first_clause(whole) == [whole]
+    # "and" joins a clause only when a subject follows: never "you and Sam"
+    assert split_first_clause("It sounds like you and Sam cooked dinner together and you finally said "
+                              "what you needed.") == ["It sounds like you and Sam cooked dinner together,",
+                                                      "and you finally said what you needed."]
 
 
 class WatchedEngine(PiperEngine):

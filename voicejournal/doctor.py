@@ -86,7 +86,8 @@ def check_voice(config: Config) -> Check:
     started = time.monotonic()
     sound = engine.render(TEST_LINE, rate=config.rate, volume=config.volume)
     took = time.monotonic() - started
-    return Check("voice", True, f"{voice.id}: checksum ok, loaded in {engine.load_seconds:.1f} s; "
+    checked = "checksum ok" if voice.sha256 else "a voice file of your own (no pinned checksum)"
+    return Check("voice", True, f"{voice.id}: {checked}, loaded in {engine.load_seconds:.1f} s; "
                                 f"{sound.duration_s:.1f} s test line synthesised in {took:.2f} s "
                                 f"({sound.rate:,} Hz, offline)")
 

@@ -111,8 +111,16 @@ def split_sentences(text: str) -> list[str]:
 #: A first sentence longer than this is split at its first clause (see `split_first_clause`).
 LONG_SENTENCE_WORDS = 12
 _MIN_PIECE_WORDS = 3
-_JOINING_WORDS = frozenset(("and", "but", "because", "so", "though", "although", "while", "when", "which",
-                            "or", "until", "since", "before", "after", "as"))
+# Words that start a clause of their own ...
+# (not "after", "before", "since", "until": they are as often prepositions, "after her shift")
+_CLAUSE_WORDS = frozenset(("because", "though", "although", "while", "when", "whenever", "which", "unless",
+                           "whereas"))
+# ... and joining words that do only when a subject follows ("and you let her in", not "you and Sam").
+_JOINING_WORDS = frozenset(("and", "but", "so", "yet", "or"))
+_SUBJECTS = frozenset(("i", "you", "he", "she", "it", "we", "they", "that", "there", "then", "this", "your",
+                       "my", "his", "her", "their", "our", "someone", "something", "nobody", "people",
+                       "it's", "i'm", "i've", "i'd", "you're", "you've", "you'd", "that's", "there's",
+                       "she's", "he's", "we're", "they're"))
 _DASHES = frozenset(("—", "–", "-", "--"))
 
 
@@ -122,8 +130,9 @@ def split_first_clause(sentence: str) -> list[str]:
     A neural voice renders a whole sentence before any of it can be heard (0.4 s for a long
     one on 2 cores); its first clause takes a fraction of that, and the rest is rendered while
     the clause plays. The split is at the first comma, semicolon, colon or dash that leaves at
-    least three words on each side, else before a joining word ("and", "but", "because", ...),
-    which then gets a comma so it is read as a clause and not as the end of a sentence.
+    least three words on each side, else before a word that starts a clause ("because", "while",
+    "when", ...; "and", "but", "so" only when a subject follows them), and the first piece then
+    gets a comma so it is read as a clause and not as the end of a sentence.
     """
     words = sentence.split()
     if len(words) <= LONG_SENTENCE_WORDS:
@@ -135,7 +144,8 @@ def split_first_clause(sentence: str) -> list[str]:
         if words[i] in _DASHES and i + 1 <= last:
             return [" ".join(words[:i]) + ",", " ".join(words[i + 1:])]
     for i in range(_MIN_PIECE_WORDS + 1, last + 1):
-        if words[i].lower() in _JOINING_WORDS:
+        word = words[i].lower()
+        if word in _CLAUSE_WORDS or (word in _JOINING_WORDS and words[i + 1].lower().strip(",") in _SUBJECTS):
             return [" ".join(words[:i]) + ",", " ".join(words[i:])]
     return [sentence]
 

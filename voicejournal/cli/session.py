@@ -122,7 +122,9 @@ def _written_note(speaker, speak_to) -> str:
     from voicejournal.speech import wav_description
 
     what = wav_description(speaker)
-    return f"Speech written to {speak_to}" + (f" ({what})." if what else ".")
+    if what is None:  # --no-speak: nothing was written
+        return ""
+    return f"Speech written to {speak_to} ({what})."
 
 
 def register(cli: click.Group) -> None:
@@ -196,7 +198,7 @@ def register(cli: click.Group) -> None:
         if pending:
             summary += f" {pending} still pending: `voicejournal retry` finishes it."
         if speak_to and speaker.spoken:
-            summary += " " + _written_note(speaker, speak_to)
+            summary = (summary + " " + _written_note(speaker, speak_to)).strip()
         click.echo(summary)
         if result.interrupted:
             click.get_current_context().exit(130)
@@ -225,7 +227,7 @@ def register(cli: click.Group) -> None:
         problem = speaker.take_problem()
         if problem:
             note(problem)
-        if speak_to:
+        if speak_to and _written_note(speaker, speak_to):
             click.echo(_written_note(speaker, speak_to))
 
     @command(cli, "play")
