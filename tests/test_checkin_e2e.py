@@ -3,7 +3,7 @@
 The test is the person: it waits until the loop says it is listening, speaks an entry into
 the microphone, waits for "is there more?", says "that's all", and listens to everything the
 loop says. Real: the subprocess, ALSA -> PulseAudio, sounddevice, Silero VAD, faster-whisper
-tiny.en, the offline reflector, pyttsx3/espeak-ng, aplay, TinyDB on disk.
+tiny.en, the offline reflector, the neural voice (Piper), aplay, TinyDB on disk.
 """
 
 from __future__ import annotations
@@ -103,7 +103,8 @@ def test_hands_free_checkin_ends_by_itself_and_speaks_the_reflection(virtual_aud
     heard_wav = tmp_path / "speaker.wav"
     virtual_audio.record_speaker(heard_wav)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "voicejournal", "checkin"], cwd=ROOT, env=env, text=True,
+        # --debug: the log says which voice loaded (and would say why if it fell back)
+        [sys.executable, "-m", "voicejournal", "--debug", "checkin"], cwd=ROOT, env=env, text=True,
         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     watcher = Watcher(proc)
@@ -122,6 +123,9 @@ def test_hands_free_checkin_ends_by_itself_and_speaks_the_reflection(virtual_aud
     output = watcher.rest()
     assert proc.returncode == 0, output
     assert "Saved 1 entry" in output
+    # Spoken with the neural voice, the default: it loaded, and nothing fell back to the system voice.
+    assert "neural voice piper/en_US-joe-medium loaded" in output, output
+    assert "system voice speaks instead" not in output
 
     from voicejournal.store import JournalStore
 

@@ -44,7 +44,8 @@ def test_doctor_command_reports_each_part(run, tmp_path, journal_path):
     out = tmp_path / "test-line.wav"
     result = run("doctor", "--speak-to", str(out), "--json")
     checks = {c["name"]: c for c in json.loads(result.output)}
-    assert list(checks) == ["microphone", "speech", "whisper", "reflection", "journal"]
+    assert list(checks) == ["microphone", "voice", "speech", "whisper", "reflection", "journal"]
+    assert checks["voice"]["ok"] and "checksum ok" in checks["voice"]["detail"]
     assert not checks["microphone"]["ok"] and checks["microphone"]["fix"]
     assert checks["speech"]["ok"] and out.exists()
     assert checks["whisper"]["ok"] and "transcribed" in checks["whisper"]["detail"]
@@ -71,6 +72,7 @@ def test_doctor_with_a_microphone_and_speaker(virtual_audio, tmp_path):
     checks = {c["name"]: c for c in json.loads(done.stdout)}
     assert all(c["ok"] for c in checks.values()), checks
     assert "dBFS" in checks["microphone"]["detail"] and "spoke" in checks["speech"]["detail"]
+    assert "neural voice" in checks["speech"]["detail"]  # played with the neural voice
     assert done.returncode == 0
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HEAVY = ("faster_whisper", "ctranslate2", "openai", "sounddevice", "pyttsx3", "onnxruntime", "matplotlib",
+HEAVY = ("faster_whisper", "ctranslate2", "openai", "sounddevice", "pyttsx3", "onnxruntime", "piper", "matplotlib",
          "numpy", "av")
 
 

@@ -1,8 +1,11 @@
-"""The speech module against the real pyttsx3 engine (espeak-ng), real WAV files and real aplay.
+"""The speech module against the real engines (pyttsx3 / espeak-ng, and the neural voice), real
+WAV files and real aplay.
 
-This machine has no sound card, so aplay fails the way it does on a headless server: that is
-the "no audio output" case. Playing through a (virtual) speaker is covered by the check-in's
-end-to-end test.
+The speaker tests run for both voices (`voice` fixture: the same assertions for each, like a
+contract); the pyttsx3 quirks have tests of their own. This machine has no sound card, so aplay
+fails the way it does on a headless server: that is the "no audio output" case. Playing through
+a (virtual) speaker is covered by the check-in's end-to-end test; the neural voice's own tests
+are in test_neural_voice.py.
 """
 
 from __future__ import annotations
@@ -24,10 +27,18 @@ from voicejournal.speech import (
     Sound,
     TeeSpeaker,
     WavSpeaker,
+    engine_for,
     get_speaker,
     list_voices,
+    playback_speaker,
     split_sentences,
 )
+
+
+@pytest.fixture(params=["system", "neural"])
+def voice(request) -> str:
+    """Each speaker test runs with the system voice and with the neural one."""
+    return request.param
 
 
 class FailingEngine(Pyttsx3Engine):
@@ -102,9 +113,9 @@ def test_engine_is_safe_from_two_threads():
     assert len(results) == 3 and all(d > 0.5 for d in results)
 
 
-def test_wav_speaker_writes_everything_said_in_order(tmp_path):
+def test_wav_speaker_writes_everything_said_in_order(tmp_path, voice):
     out = tmp_path / "speech" / "reply.wav"
-    speaker = WavSpeaker(out, Config())
+    speaker = WavSpeaker(out, Config(voice=voice))
     speaker.say("It sounds like the waiting was hard.")
     first = wav_info(out)[2]
     speaker.say_sentences(["Some people do stay.", "Who has stayed, even imperfectly?"])
@@ -117,13 +128,14 @@ def test_wav_speaker_writes_everything_said_in_order(tmp_path):
     assert len(speaker.sound_times) == 3
     assert speaker.problem is None and speaker.take_problem() is None
     assert oct(out.stat().st_mode & 0o777) == "0o600"
+    assert speaker.describe() == f"{voice} voice, 22,050 Hz: the voice's own rate"
 
 
-def test_rate_setting_changes_speed(tmp_path):
+def test_rate_setting_changes_speed(tmp_path, voice):
     slow, fast = tmp_path / "slow.wav", tmp_path / "fast.wav"
     text = "Take one slow breath, and let your shoulders drop a little."
-    WavSpeaker(slow, Config(rate=110)).say(text)
-    WavSpeaker(fast, Config(rate=260)).say(text)
+    WavSpeaker(slow, Config(rate=110, voice=voice)).say(text)
+    WavSpeaker(fast, Config(rate=260, voice=voice)).say(text)
     assert wav_info(slow)[2] > wav_info(fast)[2] * 1.5
 
 
@@ -136,9 +148,10 @@ def test_unknown_voice_is_a_problem_not_a_crash(tmp_path):
     assert speaker.spoken == ["Hello there."]
 
 
-def test_no_audio_output_is_reported_once_and_never_raises():
+def test_no_audio_output_is_reported_once_and_never_raises(voice):
     """On this machine aplay has no card: the real 'no speaker' path."""
-    speaker = Pyttsx3Speaker(Config())
+    config = Config(voice=voice)
+    speaker = playback_speaker(config, engine_for(config))
     speaker.say("First sentence. Second sentence.")
     speaker.say("Third.")
     speaker.close()
@@ -164,10 +177,12 @@ def test_failing_player_stops_speaking_but_keeps_the_text():
     assert speaker.problem and speaker.spoken == ["One.", "Two."]
 
 
-def test_first_sentence_plays_while_later_ones_are_still_coming():
+def test_first_sentence_plays_while_later_ones_are_still_coming(voice):
     """Sentence by sentence: sound starts before a slow (streaming) source has finished."""
     player = RecordingPlayer(delay_s=0.05)
-    speaker = Pyttsx3Speaker(Config(), player=player)
+    config = Config(voice=voice)
+    speaker = playback_speaker(config, engine_for(config))
+    speaker._player = player
     finished_at: list[float] = []
 
     def slow_sentences():
@@ -243,10 +258,12 @@ def test_config_says_where_each_setting_comes_from(run, vj_home, monkeypatch):
     assert "rate = 140" in text and "# config.toml" in text
 
 
-def test_stop_drops_what_was_still_to_be_said():
+def test_stop_drops_what_was_still_to_be_said(voice):
     """Ctrl-C: the rest of the reflection is not played out first."""
     player = RecordingPlayer(delay_s=0.3)
-    speaker = Pyttsx3Speaker(Config(), player=player)
+    config = Config(voice=voice)
+    speaker = playback_speaker(config, engine_for(config))
+    speaker._player = player
     talker = threading.Thread(target=speaker.say, args=("One. Two. Three. Four. Five. Six.",))
     talker.start()
     assert player.started_playing.wait(timeout=30)

@@ -60,8 +60,8 @@ class Config:
     practice: str = "checkin"
     region: str | None = None
     # speech
-    voice: str | None = None
-    rate: int = 165
+    voice: str | None = None  # None: the neural voice if installed; "system"; a voice id; a Piper .onnx
+    rate: int = 165           # words per minute; the neural voice's length scale follows it
     volume: float = 1.0
     speak: bool = True
 

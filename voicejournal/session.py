@@ -499,6 +499,11 @@ class CheckinSession:
 
     def _run(self) -> None:
         opening = self.opening()  # an unknown practice fails here, before anything is said
+        # Start loading the neural voice now, in the background, so that neither the greeting
+        # nor the first reflection waits for it (the CLI starts it even earlier; it loads once).
+        preload_voice = getattr(self.speaker, "preload", None)
+        if preload_voice is not None:
+            preload_voice()
         if self.reflect:
             # Load the crisis check's sentence encoder while the person is still speaking, so
             # the first entry doesn't wait for it; a failure only logs (rules still run).

@@ -95,8 +95,13 @@ def _speech_options(func):
                      help="Write what is said to this WAV file instead of playing it."),
         click.option("--also-play", is_flag=True, help="With --speak-to: play it as well."),
         click.option("--no-speak", is_flag=True, help="Print only; say nothing out loud."),
-        click.option("--voice", help="Voice to speak with (see `voicejournal voices`)."),
-        click.option("--rate", type=click.IntRange(60, 450), help="Speaking rate, words per minute."),
+        click.option("--sample-rate", "sample_rate", type=click.IntRange(8000, 48000),
+                     help="With --speak-to: the WAV's sample rate in Hz (default: the voice's own, "
+                          "22050 for the neural voice); other rates are resampled."),
+        click.option("--voice", help="Voice to speak with: an id from `voicejournal voices` (neural or "
+                                     "system), or `system` for the system's default voice."),
+        click.option("--rate", type=click.IntRange(60, 450),
+                     help="Speaking rate, words per minute (the neural voice keeps the same pace)."),
         click.option("--volume", type=click.FloatRange(0.0, 1.0), help="Speaking volume, 0 to 1."),
     ]
     for option in reversed(options):
@@ -104,11 +109,23 @@ def _speech_options(func):
     return func
 
 
-def _speaker_for(config, speak_to, also_play, no_speak):
+def _speaker_for(config, speak_to, also_play, no_speak, sample_rate=None):
     from voicejournal.speech import get_speaker
 
+    if sample_rate and not speak_to:
+        raise UserInputError("--sample-rate is for the WAV that --speak-to writes; add --speak-to FILE.")
     return get_speaker(config, speak_to=Path(speak_to) if speak_to else None, enabled=not no_speak,
-                       also_play=also_play)
+                       also_play=also_play, sample_rate=sample_rate)
+
+
+def _written_note(speaker, speak_to) -> str:
+    """Where the speech went and in what form: "Speech written to F (neural voice, 22,050 Hz: ...)"."""
+    from voicejournal.speech import wav_description
+
+    what = wav_description(speaker)
+    if what is None:  # --no-speak: nothing was written
+        return ""
+    return f"Speech written to {speak_to} ({what})."
 
 
 def register(cli: click.Group) -> None:
@@ -125,7 +142,7 @@ def register(cli: click.Group) -> None:
                   help="Seconds of quiet that end an entry.")
     @_speech_options
     def checkin(practice, input_file, typed, no_reflect, offline, model, device, silence_seconds,
-                speak_to, also_play, no_speak, voice, rate, volume):
+                speak_to, also_play, no_speak, sample_rate, voice, rate, volume):
         """Talk it through: a prompt, your entry, a reflection spoken back, as many times as you like.
 
         Hands-free: a pause ends an entry. Afterwards say "more", "that's all", "repeat that"
@@ -145,6 +162,10 @@ def register(cli: click.Group) -> None:
 
             get_practice(practice)  # an unknown name stops here, listing the names
         store = open_store()
+        # The voice first: the neural one loads in the background while Whisper and the
+        # reflector load, so the greeting is not held up by it.
+        speaker = _speaker_for(config, speak_to, also_play, no_speak, sample_rate)
+        speaker.preload()
         view = TerminalView(hands_free=not typed and not input_file)
         reflector = None
         if not no_reflect:
@@ -166,7 +187,6 @@ def register(cli: click.Group) -> None:
                 listener = FileListener(Path(input_file), transcriber, config)
             else:
                 listener = MicListener(config, transcriber, ui=view)
-        speaker = _speaker_for(config, speak_to, also_play, no_speak)
         session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=view,
                                  practice=config.practice, reflect=not no_reflect)
         result = session.run()
@@ -179,7 +199,7 @@ def register(cli: click.Group) -> None:
         if pending:
             summary += f" {pending} still pending: `voicejournal retry` finishes it."
         if speak_to and speaker.spoken:
-            summary += f" Speech written to {speak_to}."
+            summary = (summary + " " + _written_note(speaker, speak_to)).strip()
         click.echo(summary)
         if result.interrupted:
             click.get_current_context().exit(130)
@@ -187,7 +207,7 @@ def register(cli: click.Group) -> None:
     @command(cli, "replay")
     @click.argument("entry_id")
     @_speech_options
-    def replay(entry_id, speak_to, also_play, no_speak, voice, rate, volume):
+    def replay(entry_id, speak_to, also_play, no_speak, sample_rate, voice, rate, volume):
         """Speak a saved reflection again."""
         store = open_store()
         entry = store.get(entry_id)
@@ -201,15 +221,15 @@ def register(cli: click.Group) -> None:
                 f"Entry {entry.id} has no reflection yet. `voicejournal retry` writes the missing ones."
             )
         config = cli_config(voice=voice, rate=rate, volume=volume)
-        speaker = _speaker_for(config, speak_to, also_play, no_speak)
+        speaker = _speaker_for(config, speak_to, also_play, no_speak, sample_rate)
         click.secho(entry.reflection.text, fg="green")
         speaker.say(entry.reflection.text)
         speaker.close()
         problem = speaker.take_problem()
         if problem:
             note(problem)
-        if speak_to:
-            click.echo(f"Written to {speak_to}.")
+        if speak_to and _written_note(speaker, speak_to):
+            click.echo(_written_note(speaker, speak_to))
 
     @command(cli, "play")
     @click.argument("entry_id")
@@ -240,19 +260,44 @@ def register(cli: click.Group) -> None:
     @command(cli, "voices")
     @json_option
     def voices(as_json):
-        """List the voices installed for speaking reflections."""
-        from voicejournal.speech import list_voices
+        """List the voices for speaking reflections: the neural voice(s), then the system's."""
+        from voicejournal import neural_voice
+        from voicejournal.errors import DeviceError
+        from voicejournal.speech import Pyttsx3Engine, available_voices
 
-        found = list_voices()
+        found, system_problem = available_voices()
+        if not found:
+            raise DeviceError(system_problem or "No voices are installed.")
+        setting = cli_config().voice
+        chosen = neural_voice.choose(setting)
+        if chosen is not None:
+            current = chosen.id
+        elif setting and setting.strip().lower() != neural_voice.SYSTEM:
+            current = setting
+        else:
+            current = Pyttsx3Engine.shared().default_voice if not system_problem else None
         if as_json:
-            print_json([asdict(v) for v in found])
+            print_json([asdict(v) | {"current": current in (v.id, v.name)} for v in found])
             return
-        current = cli_config().voice
-        for v in found:
-            mark = "*" if current and current in (v.id, v.name) else " "
-            langs = ",".join(v.languages)
-            click.echo(f"{mark} {v.id:<28} {v.name:<28} {langs}")
-        note(f"{len(found)} voices. Pick one with --voice ID or `voice = \"ID\"` in config.toml.")
+        neural = [v for v in found if v.kind == "neural"]
+        system = [v for v in found if v.kind != "neural"]
+        click.secho("Neural voices (warm, natural, offline):", bold=True)
+        if neural:
+            for v in neural:
+                mark = "*" if current in (v.id, v.name) else " "
+                click.echo(f"{mark} {v.id:<28} {v.name:<20} {','.join(v.languages):<6} {v.licence or ''}")
+            if not neural_voice.engine_installed():
+                note("  The neural voice needs Piper: " + neural_voice.INSTALL_HINT)
+        else:
+            click.echo("  none installed: " + neural_voice.INSTALL_HINT)
+        click.secho("System voices:", bold=True)
+        for v in system:
+            mark = "*" if current in (v.id, v.name) else " "
+            click.echo(f"{mark} {v.id:<28} {v.name:<28} {','.join(v.languages)}")
+        if system_problem:
+            click.echo(f"  none: {system_problem}")
+        note(f"{len(neural)} neural and {len(system)} system voices. Pick one with --voice ID or "
+             f"`voice = \"ID\"` in config.toml; `voice = \"system\"` for the system's default.")
 
     @command(cli, "config")
     @json_option
