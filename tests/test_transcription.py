@@ -93,7 +93,7 @@ class FailingTranscriber(Transcriber):
 
     model_name = "failing"
 
-    def _transcribe(self, samples, *, prompt, language) -> Transcript:
+    def _transcribe(self, samples, *, prompt, language, **options) -> Transcript:
         raise RuntimeError("simulated backend crash")
 
 
