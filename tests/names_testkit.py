@@ -61,6 +61,23 @@ SENTENCES = (
     "I want to tell {Niamh} and {Nia} how much their kindness means to me.",
 )
 
+#: Earlier entries, other sentences with the same names: what the journal learns from (the
+#: person corrects Whisper's spelling of each name once, with `voicejournal edit`).
+PAST_SENTENCES = (
+    "{Saoirse} phoned to ask if I wanted to come to the market on Saturday.",
+    "I felt jealous when {Priya} mentioned her other friends, and I said so kindly.",
+    "{Tomasz} forgot my birthday and I tried not to make it mean everything.",
+    "I met {Nia} for lunch and we laughed about the old days.",
+    "{Aoife} told me about her exam and I was proud of her.",
+    "I texted {Kwame} to say thank you for the help with the car.",
+    "{Niamh} seemed distant today and my mind went straight to the worst.",
+    "I spent the afternoon with {Siobhan} in the garden.",
+    "{Wojciech} sent a photo of the kids from the beach.",
+    "I told {Ngozi} about the job interview and she wished me luck.",
+    "{Eilidh} and her partner invited me for dinner next week.",
+    "I listened while {Thandiwe} talked about her mother.",
+)
+
 #: Journal sentences with no name in them: the list must change nothing here.
 NO_NAME_SENTENCES = (
     "I slept badly and woke up with that old tight feeling in my chest.",
@@ -86,10 +103,12 @@ def _fill(template: str, spoken: bool) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: NAMES[m.group(1)] if spoken else m.group(1), template)
 
 
-def utterances(with_names: bool = True) -> list[Utterance]:
+def utterances(with_names: bool = True, past: bool = False) -> list[Utterance]:
+    """The test sentences (`past`: the earlier entries instead; `with_names=False`: none with names)."""
     if not with_names:
         return [Utterance(t, t, ()) for t in NO_NAME_SENTENCES]
-    return [Utterance(_fill(t, False), _fill(t, True), tuple(re.findall(r"\{(\w+)\}", t))) for t in SENTENCES]
+    templates = PAST_SENTENCES if past else SENTENCES
+    return [Utterance(_fill(t, False), _fill(t, True), tuple(re.findall(r"\{(\w+)\}", t))) for t in templates]
 
 
 def _words(text: str) -> list[str]:

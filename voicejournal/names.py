@@ -24,7 +24,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -68,9 +68,25 @@ class Name:
     entries: int  # entries that mention it (transcript or tag)
     last_seen: str | None  # ISO date of the latest entry mentioning it, or of the person's decision
     score: float
+    heard: list[str] = field(default_factory=list)  # what Whisper wrote before the person corrected it
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class NameHints:
+    """What Whisper is given: the names, best first, and the misspellings the person corrected.
+
+    `heard` pairs a word Whisper wrote ("Sirsha") with the name it was ("Saoirse"); it is only
+    used for words Whisper does not know well, never for ordinary words.
+    """
+
+    names: tuple[str, ...] = ()
+    heard: tuple[tuple[str, str], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.names)
 
 
 def _words(text: str) -> Iterable[tuple[str, bool]]:
@@ -160,6 +176,7 @@ def learn(docs: Iterable[dict[str, Any]], records: Iterable[dict[str, Any]], now
         except ValueError:
             decided = now
         name = _scored(str(record.get("name")), str(record.get("source") or "added"), mentions.get(key, {}), now)
+        name.heard = [str(h) for h in record.get("heard") or []]
         name.score = round(name.score + PERSON_WEIGHT * _weight(decided, now), 4)
         if name.last_seen is None or name.last_seen < decided.date().isoformat():
             name.last_seen = decided.date().isoformat()
@@ -181,15 +198,20 @@ def journal_names(store: EntryStore) -> list[Name]:
     return learn(store.entry_docs(), store.name_records())
 
 
-def whisper_names(store: EntryStore, limit: int = MAX_NAMES) -> list[str]:
-    """The names to give Whisper: the first `limit`, spelled as the person spells them."""
-    return [n.name for n in journal_names(store)[:limit]]
+def whisper_names(store: EntryStore, limit: int = MAX_NAMES) -> NameHints:
+    """What to give Whisper: the first `limit` names, spelled as the person spells them, and
+    the misspellings the person has corrected (for every name on the list)."""
+    found = journal_names(store)
+    heard = tuple((h, n.name) for n in found for h in n.heard)
+    return NameHints(tuple(n.name for n in found[:limit]), heard)
 
 
 def add_name(store: EntryStore, text: str, source: str = "added") -> str:
     """Keep `text` as a name (again, if it was removed). Returns the name as kept."""
     name = clean_name(text)
-    store.save_name_record({"key": name.casefold(), "name": name, "source": source, "removed": False, "at": now_iso()})
+    old = next((r for r in store.name_records() if r.get("key") == name.casefold()), {})
+    store.save_name_record({"key": name.casefold(), "name": name, "source": source, "removed": False,
+                            "at": now_iso(), "heard": list(old.get("heard") or [])})
     return name
 
 
@@ -203,43 +225,60 @@ def remove_name(store: EntryStore, text: str) -> str:
         raise UserInputError(f"'{text.strip()}' is not in the names list, so nothing was changed.{hint}")
     name = current[wanted].name
     store.save_name_record({"key": wanted, "name": name, "source": current[wanted].source, "removed": True,
-                            "at": now_iso()})
+                            "at": now_iso(), "heard": current[wanted].heard})
     return name
 
 
-def corrected_names(before: str, after: str) -> list[str]:
-    """Names the person wrote while correcting a transcript: capitalised words in the changed
-    parts of `after` that are not ordinary words and are not written lower-case anywhere in it
-    ("sirsha rang" -> "Saoirse rang" gives Saoirse; "the dog" -> "The dog" gives nothing)."""
+def corrected_names(before: str, after: str) -> list[tuple[str, str | None]]:
+    """Names the person wrote while correcting a transcript, each with the word Whisper had
+    written in its place (or None): capitalised words in the changed parts of `after` that
+    are not ordinary words and are not written lower-case anywhere in it.
+
+    "sirsha rang" -> "Saoirse rang" gives (Saoirse, sirsha); "the dog" -> "The dog" gives nothing.
+    """
     old = list(_words(before))
     new = list(_words(after))
     lower_after = {w.casefold() for w, _ in new if not _is_capitalised(w)}
     lower_before = {w.casefold() for w, _ in old}
-    found: list[str] = []
+    found: dict[str, str | None] = {}
     matcher = difflib.SequenceMatcher(None, [w for w, _ in old], [w for w, _ in new], autojunk=False)
-    for op, _i1, _i2, j1, j2 in matcher.get_opcodes():
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op not in ("replace", "insert"):
             continue
+        names = []
         for word, at_start in new[j1:j2]:
             key = word.casefold()
             if not _is_capitalised(word) or _ordinary(word) or key in lower_after:
                 continue
             if at_start and key in lower_before:
                 continue  # only the case changed at the start of a sentence
-            if word not in found:
-                found.append(word)
-    return found
+            names.append(word)
+        # One name for one misheard word: that word is how Whisper hears this name.
+        heard = old[i1][0] if op == "replace" and len(names) == 1 and i2 - i1 == 1 and j2 - j1 == 1 else None
+        if heard is not None and heard.casefold() == names[0].casefold():
+            heard = None
+        for word in names:
+            if word not in found or found[word] is None:
+                found[word] = heard if word == names[0] else None
+    return list(found.items())
 
 
 def learn_from_correction(store: EntryStore, before: str, after: str) -> list[str]:
-    """Keep the names the person wrote in a correction (unless they removed that name before)."""
+    """Keep the names the person wrote in a correction, and how Whisper had misheard them
+    (a name they removed stays removed; `names add` brings it back)."""
     records = {str(r.get("key")): r for r in store.name_records()}
     kept = []
-    for word in corrected_names(before, after):
-        record = records.get(word.casefold())
-        if record is not None and (record.get("removed") or record.get("source") == "added"):
-            continue  # their earlier decision stands
-        store.save_name_record({"key": word.casefold(), "name": word, "source": "corrected", "removed": False,
-                                "at": now_iso()})
+    for word, heard in corrected_names(before, after):
+        record = records.get(word.casefold(), {})
+        if record.get("removed"):
+            continue
+        forms = [str(h) for h in record.get("heard") or []]
+        if heard and heard.casefold() not in {f.casefold() for f in forms}:
+            forms.append(heard)
+        store.save_name_record({
+            "key": word.casefold(), "name": record.get("name") or word,
+            "source": record.get("source") if record.get("source") == "added" else "corrected",
+            "removed": False, "at": now_iso(), "heard": forms[-8:],
+        })
         kept.append(word)
     return kept

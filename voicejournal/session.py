@@ -240,7 +240,7 @@ class MicListener(Listener):
         self.config = config
         self.transcriber = transcriber
         self.ui = ui
-        self.names = tuple(names)  # people's names for Whisper to spell right (voicejournal.names)
+        self.names = names  # people's names for Whisper to spell right (voicejournal.names)
         self.answer_config = config.with_overrides(
             silence_seconds=min(answer_silence_s, config.silence_seconds), max_seconds=answer_max_s
         )
@@ -290,7 +290,7 @@ class FileListener(Listener):
         self.path = Path(path)
         self.transcriber = transcriber
         self.config = config
-        self.names = tuple(names)
+        self.names = names
         self._used = False
 
     def entry(self) -> Heard:

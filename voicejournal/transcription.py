@@ -44,6 +44,7 @@ import numpy as np
 from voicejournal.audio import SAMPLE_RATE, SpeechChunker, iter_audio, to_wav_bytes
 from voicejournal.errors import ConfigError, ModelError, VoiceJournalError
 from voicejournal.models import Segment
+from voicejournal.names import NameHints
 
 if TYPE_CHECKING:
     from voicejournal.config import Config
@@ -64,6 +65,8 @@ PROMPT_CHARS = 400
 FILE_PIECE_MIN_S = 480.0
 FILE_PIECE_MAX_S = 600.0
 FILE_PIECE_PAUSE_S = 0.5
+
+NO_NAMES = NameHints()
 
 REMOTE_WHAT_IS_SENT = (
     "the recording of each spoken entry (your voice), to be turned into text. "
@@ -104,7 +107,7 @@ class Transcriber(ABC):
         offset_s: float = 0.0,
         prompt: str | None = None,
         language: str | None = None,
-        names: Sequence[str] = (),
+        names: Sequence[str] | NameHints = (),
         beam_size: int | None = None,
     ) -> Transcript:
         """Transcribe `samples`; segment times are shifted by `offset_s`.
@@ -118,7 +121,7 @@ class Transcriber(ABC):
             return Transcript("", [], language or self.language, duration, self.model_name)
         try:
             result = self._transcribe(samples, prompt=prompt, language=language or self.language,
-                                      names=tuple(names), beam_size=beam_size)
+                                      names=as_hints(names), beam_size=beam_size)
         except VoiceJournalError:
             raise
         except Exception as exc:  # a backend library failing must not lose the entry
@@ -142,7 +145,7 @@ class Transcriber(ABC):
         *,
         prompt: str | None,
         language: str | None,
-        names: tuple[str, ...] = (),
+        names: NameHints = NO_NAMES,
         beam_size: int | None = None,
     ) -> Transcript:
         """Backend work: text and segments (times from the start of `samples`)."""
@@ -166,17 +169,19 @@ class WhisperTranscriber(Transcriber):
         *,
         prompt: str | None,
         language: str | None,
-        names: tuple[str, ...] = (),
+        names: NameHints = NO_NAMES,
         beam_size: int | None = None,
     ) -> Transcript:
         beam = max(1, beam_size or self.config.beam_size)
+        hints = as_hints(names)
         plain = self._decode(samples, prompt=prompt, language=language, beam=beam, hotwords=None)
-        if not names or not any(self._uncommon(w) for w in _words_of(plain.text)):
+        if not hints or not any(self._uncommon(w) for w in _words_of(plain.text)):
             # Whisper wrote no word it doesn't know well, so there is no name it could have
             # misspelled: the hinted pass could only put a listed name where a common word was.
             return plain
-        hinted = self._decode(samples, prompt=prompt, language=language, beam=beam, hotwords=names_hint(names))
-        return respell_names(plain, hinted, names, self._uncommon)
+        hinted = self._decode(samples, prompt=prompt, language=language, beam=beam,
+                              hotwords=names_hint(hints.names))
+        return respell_names(plain, hinted, hints.names, self._uncommon, heard=dict(hints.heard))
 
     def _decode(self, samples: np.ndarray, *, prompt: str | None, language: str | None, beam: int,
                 hotwords: str | None) -> Transcript:
@@ -223,62 +228,117 @@ def respell_names(
     names: Sequence[str],
     uncommon: Callable[[str], bool],
     min_similarity: float = 0.72,
+    heard: dict[str, str] | None = None,
 ) -> Transcript:
     """`plain` (transcribed without the names) with misheard names spelled as listed.
 
-    `hinted` is the same audio transcribed with the names as hotwords. A listed name is
-    taken from it only where `plain` has, in the same place, a word Whisper does not know
-    well (an attempt at a name it had never seen); a listed name written where `plain` has
-    an ordinary word ("Tadhg" for "Tonight") is refused. Besides, a word of `plain` that Whisper
-    does not know well and that is spelled almost like a listed name ("Tandiwe") becomes that name.
-    Everything else is `plain`'s, so the names can never add words, drop words or write a
-    name where no name-like word was heard.
+    `hinted` is the same audio transcribed with the names as hotwords. Where it writes a
+    listed name and `plain` has something else, the name is taken only if what `plain` has
+    there could be that name misheard: a word Whisper does not know well (an attempt at a name
+    it has never seen: "Sirsha"), or one or two words that sound like it ("Thomas" for
+    "Tomasz", "Sarah" for "Saoirse"; see `sound_key`). A listed name written where `plain` has
+    ordinary, different-sounding words ("Tadhg" for "Tonight") is refused.
+
+    Besides, a word of `plain` that Whisper does not know well becomes a listed name when the
+    person has corrected it to that name before (`heard`: "Sirsha" -> "Saoirse") or when it is
+    spelled almost like it ("Tandiwe" -> "Thandiwe"). Everything else is `plain`'s, so the
+    names can never add words or write a name where nothing like a name was heard.
     """
     canonical = {n.casefold(): n for n in names}
+    misheard = {k.casefold(): v for k, v in (heard or {}).items()}
     tokens = [(i, tok) for i, seg in enumerate(plain.segments) for tok in seg.text.split()]
     plain_words = [_core(tok) for _, tok in tokens]
     hinted_words = [_core(tok) for tok in hinted.text.split()]
-    new: dict[int, str] = {}  # index into tokens -> the listed name to write there
+    new: dict[int, str] = {}  # index into tokens -> what to write there ("" drops the word)
 
-    def candidates(i1: int, i2: int) -> list[int]:
-        # Words that may have been an attempt at a name: ones Whisper doesn't know well.
-        return [k for k in range(i1, i2) if plain_words[k] and plain_words[k].casefold() not in canonical
-                and uncommon(plain_words[k])]
+    def free(k: int) -> bool:
+        return k not in new and bool(plain_words[k]) and plain_words[k].casefold() not in canonical
+
+    def could_be(name: str, i1: int, i2: int) -> tuple[int, int] | None:
+        """The one or two words of plain[i1:i2] that could be `name` misheard, if any."""
+        best: tuple[float, tuple[int, int]] | None = None
+        for a in range(i1, i2):
+            for b in (a + 1, a + 2):
+                if b > i2 or not all(free(k) for k in range(a, b)):
+                    continue
+                words = plain_words[a:b]
+                score = _sounds_alike(" ".join(words), name)
+                if not score and b - a == 1 and uncommon(words[0]):
+                    # An unknown word spelled somewhat like this name, and more like it than
+                    # like any other listed name ("Neea" is Nia, not Niamh).
+                    similar = _similar(words[0], name)
+                    if similar >= 0.4 and similar >= max(_similar(words[0], n) for n in names):
+                        score = similar
+                if score and (best is None or score > best[0]):
+                    best = (score, (a, b))
+        return best[1] if best else None
 
     matcher = difflib.SequenceMatcher(None, [w.casefold() for w in plain_words],
                                       [w.casefold() for w in hinted_words], autojunk=False)
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op != "replace":
+        if op != "replace" or i2 - i1 > 4:
             continue
         for j in range(j1, j2):
             name = canonical.get(hinted_words[j].casefold())
-            if name is None:
-                continue
-            free = [k for k in candidates(i1, i2) if k not in new]
-            if not free:
-                continue
-            best = max(free, key=lambda k: _similar(plain_words[k], name))
-            new[best] = name
-    for k in candidates(0, len(tokens)):
-        if k in new:
+            span = could_be(name, i1, i2) if name else None
+            if span:
+                new[span[0]] = name
+                for k in range(span[0] + 1, span[1]):
+                    new[k] = ""
+    for k in range(len(tokens)):
+        if not free(k) or not uncommon(plain_words[k]):
             continue
         word = plain_words[k]
-        if word[:1].isupper():
+        if word.casefold() in misheard:
+            new[k] = misheard[word.casefold()]
+        elif word[:1].isupper() and names:
             score, name = max((_similar(word, n), n) for n in names)
             if score >= min_similarity:
                 new[k] = name
     if not new:
         return plain
-    texts = [[tok for j, tok in tokens if j == i] for i in range(len(plain.segments))]
-    position = 0
-    for words in texts:
-        for w in range(len(words)):
-            if position in new:
-                words[w] = words[w].replace(plain_words[position], new[position], 1)
-            position += 1
+    texts: list[list[str]] = [[] for _ in plain.segments]
+    for position, (i, tok) in enumerate(tokens):
+        if position not in new:
+            texts[i].append(tok)
+        elif new[position]:
+            texts[i].append(tok.replace(plain_words[position], new[position], 1))
+        elif texts[i] and tok[-1:] in ",.;:!?" and texts[i][-1][-1:].isalnum():
+            texts[i][-1] += tok[-1]  # a dropped second word keeps its punctuation
     segments = [Segment(seg.start, seg.end, " ".join(texts[i])) for i, seg in enumerate(plain.segments)]
-    text = " ".join(seg.text for seg in segments).strip()
+    text = " ".join(seg.text for seg in segments if seg.text).strip()
     return Transcript(text, segments, plain.language, plain.duration_s, plain.model)
+
+
+_SOUND = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+          "l": "4", "m": "5", "n": "5", "r": "6"}
+
+
+def sound_key(text: str) -> str:
+    """A rough key of how a word sounds (Soundex's consonant classes, a leading vowel kept as 0):
+    "Thomas" and "Tomasz" are both 352, "Sarah" 26 and "Saoirse" 262, "Tonight" 353."""
+    letters = re.sub(r"[^a-z]", "", text.casefold())
+    if not letters:
+        return ""
+    key = "0" if letters[0] in "aeiouy" else ""
+    last = ""
+    for ch in letters:
+        code = _SOUND.get(ch, "")
+        if code and code != last:
+            key += code
+        if ch not in "hw":  # as in Soundex, h and w don't separate two equal sounds
+            last = code
+    return key
+
+
+def _sounds_alike(said: str, name: str) -> float:
+    """1.0 when `said` could be `name` misheard by its sound, else 0."""
+    a, b = sound_key(said), sound_key(name)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    return 1.0 if min(len(a), len(b)) >= 2 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8 else 0.0
 
 
 def _core(token: str) -> str:
@@ -442,7 +502,7 @@ class RemoteTranscriber(Transcriber):
         *,
         prompt: str | None,
         language: str | None,
-        names: tuple[str, ...] = (),
+        names: NameHints = NO_NAMES,
         beam_size: int | None = None,
     ) -> Transcript:
         import openai  # only for the opt-in remote transcriber
@@ -457,7 +517,7 @@ class RemoteTranscriber(Transcriber):
         if language:
             extra["language"] = language
         # The API has one prompt: the names first, then the text said just before.
-        hint = " ".join(p for p in (names_hint(names), prompt) if p)
+        hint = " ".join(p for p in (names_hint(as_hints(names).names), prompt) if p)
         if hint:
             extra["prompt"] = hint
         try:
@@ -502,6 +562,11 @@ def get_transcriber(config: Config, ask: Callable[[str], bool] | None = None) ->
 # --- names ---------------------------------------------------------------------------------
 
 
+def as_hints(names: Sequence[str] | NameHints) -> NameHints:
+    """Names given as a plain list, or as `NameHints` (with the corrected misspellings)."""
+    return names if isinstance(names, NameHints) else NameHints(tuple(n for n in names if n and n.strip()))
+
+
 def names_hint(names: Sequence[str]) -> str | None:
     """The names as Whisper's hotwords: a plain comma-separated list, as text would have it.
 
@@ -534,13 +599,13 @@ class StreamingTranscriber:
         transcriber: Transcriber,
         background: bool = True,
         *,
-        names: Sequence[str] = (),
+        names: Sequence[str] | NameHints = (),
         beam_size: int | None = None,
         final_beam_size: int | None = None,
     ) -> None:
         self.transcriber = transcriber
         self.background = background
-        self.names = tuple(names)
+        self.names = as_hints(names)
         self.beam_size = beam_size
         self.final_beam_size = final_beam_size if final_beam_size is not None else beam_size
         self.handed = 0  # samples received so far
@@ -619,7 +684,7 @@ def transcribe_file(
     path: str | Path,
     transcriber: Transcriber,
     *,
-    names: Sequence[str] = (),
+    names: Sequence[str] | NameHints = (),
     beam_size: int | None = None,
 ) -> Transcript:
     """Transcribe a file of any length, decoding it a block at a time.
