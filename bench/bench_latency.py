@@ -15,7 +15,12 @@ offline reflector and the pyttsx3 engine:
 "first sound" is when the first rendered audio of the reflection is handed to the player.
 No sound card is needed: the player only notes the time.
 
-    .venv/bin/python bench/bench_latency.py [--runs 2] [--model tiny.en]
+The last chunk's beam (`final_beam_size`: what is still to transcribe once the person has
+stopped) is measured at 1, 2 and 5 on the same recordings: when the entry ends with the closing
+pause (hands-free), and when it is ended with Enter straight after the last word (then the
+last stretch of speech is transcribed only after the end).
+
+    .venv/bin/python bench/bench_latency.py [--runs 2] [--model tiny.en] [--final-beams 1,2,5]
 """
 
 from __future__ import annotations
@@ -55,13 +60,18 @@ class RealtimeListener(Listener):
     source = "mic"
     one_pass = True
 
-    def __init__(self, samples: np.ndarray, transcriber) -> None:
+    def __init__(self, samples: np.ndarray, transcriber, config: Config | None = None) -> None:
         self.samples = samples
         self.transcriber = transcriber
+        self.config = config or Config()
         self.ended_at: float | None = None
+        self.streaming: StreamingTranscriber | None = None
 
     def entry(self) -> Heard:
-        streaming = StreamingTranscriber(self.transcriber)
+        # As MicListener does: background chunks at beam_size, what is left at final_beam_size.
+        streaming = StreamingTranscriber(self.transcriber, beam_size=self.config.beam_size,
+                                         final_beam_size=self.config.final_beam_size)
+        self.streaming = streaming
         chunker = SpeechChunker(streaming.on_chunk)
         start = time.monotonic()
         for i in range(0, self.samples.size, BLOCK):
@@ -81,7 +91,7 @@ class RealtimeListener(Listener):
 
 def loop_latency(samples: np.ndarray, config: Config, transcriber, reflector, folder: Path) -> tuple[float, str]:
     store = JournalStore(folder / "journal.json")
-    listener = RealtimeListener(samples, transcriber)
+    listener = RealtimeListener(samples, transcriber, config)
     speaker = Pyttsx3Speaker(config, engine=Pyttsx3Engine.shared(), player=HandOffPlayer())
     session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=SessionView(), seed=1)
     session.run()
@@ -112,6 +122,9 @@ def recordings(silence_s: float) -> list[tuple[str, np.ndarray]]:
     # A one-minute entry: the three joined, as one person talking for a while.
     long = np.concatenate([s for _, s in loaded] + [tail])
     out.append((f"joined ({long.size / SAMPLE_RATE:.0f} s)", long))
+    # The same, ended with Enter right after the last word (the samples end in 1 s of quiet).
+    spoken = np.concatenate([s for _, s in loaded])
+    out.append(("joined, ended with Enter", spoken[: spoken.size - int(0.7 * SAMPLE_RATE)]))
     return out
 
 
@@ -119,13 +132,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=2, help="runs per recording and pipeline (median reported)")
     parser.add_argument("--model", default="tiny.en")
+    parser.add_argument("--final-beams", default="1,2,5", help="final_beam_size values to compare")
+    parser.add_argument("--skip-naive", action="store_true", help="only the check-in loop")
     args = parser.parse_args()
 
     from voicejournal.reflection import get_reflector
 
-    config = Config(model=args.model, backend="offline")
-    transcriber = get_transcriber(config)
-    reflector = get_reflector(config, offline=True)
+    base = Config(model=args.model, backend="offline")
+    transcriber = get_transcriber(base)
+    reflector = get_reflector(base, offline=True)
     Pyttsx3Engine.shared()
     # warm-up: model weights, VAD, espeak voice data
     warm = load_audio(samples_dir() / "thats_all.wav")
@@ -133,27 +148,33 @@ def main() -> int:
     reflector.reflect("I slept badly but I am here.")
     Pyttsx3Engine.shared().render("Warming up.")
 
+    beams = [int(b) for b in args.final_beams.split(",")]
     print(f"Latency, end of recording -> first sound of the reflection ({args.model}, offline reflector, "
-          f"{args.runs} runs each, median)")
-    print(f"{'recording':<24} {'length':>7} {'check-in loop':>14} {'naive':>8} {'ratio':>7}")
-    rows = []
-    for name, samples in recordings(config.silence_seconds):
-        loop_times, naive_times, splits = [], [], []
-        for _ in range(args.runs):
-            with tempfile.TemporaryDirectory() as tmp:
-                t, _ = loop_latency(samples, config, transcriber, reflector, Path(tmp))
-            loop_times.append(t)
-            t, split = naive_latency(samples, config, transcriber, reflector)
-            naive_times.append(t)
-            splits.append(split)
-        loop_s, naive_s = statistics.median(loop_times), statistics.median(naive_times)
-        parts = [statistics.median(s[i] for s in splits) for i in range(3)]
-        rows.append((name, samples.size / SAMPLE_RATE, loop_s, naive_s))
-        print(f"{name:<24} {samples.size / SAMPLE_RATE:6.1f}s {loop_s:13.2f}s {naive_s:7.2f}s "
-              f"{naive_s / loop_s:6.1f}x   naive = transcribe {parts[0]:.2f} + reflect {parts[1]:.2f} "
-              f"+ synthesise {parts[2]:.2f} s", flush=True)
-    worst = max(r[2] for r in rows)
-    print(f"Worst check-in latency: {worst:.2f} s (target <= 1.0 s for a 60 s entry)")
+          f"chunks at beam {base.beam_size}, {args.runs} runs each, median)")
+    print(f"{'recording':<34} {'length':>7} " + " ".join(f"{'final beam ' + str(b):>13}" for b in beams)
+          + ("" if args.skip_naive else f" {'naive':>8}"))
+    worst = {b: 0.0 for b in beams}
+    for name, samples in recordings(base.silence_seconds):
+        cells = []
+        for beam in beams:
+            config = base.with_overrides(final_beam_size=beam)
+            times = []
+            for _ in range(args.runs):
+                with tempfile.TemporaryDirectory() as tmp:
+                    t, _ = loop_latency(samples, config, transcriber, reflector, Path(tmp))
+                times.append(t)
+            cells.append(statistics.median(times))
+            worst[beam] = max(worst[beam], cells[-1])
+        line = f"{name:<34} {samples.size / SAMPLE_RATE:6.1f}s " + " ".join(f"{c:12.2f}s" for c in cells)
+        if not args.skip_naive and "Enter" not in name:
+            naive = [naive_latency(samples, base, transcriber, reflector) for _ in range(args.runs)]
+            naive_s = statistics.median(t for t, _ in naive)
+            parts = [statistics.median(split[i] for _, split in naive) for i in range(3)]
+            line += (f" {naive_s:7.2f}s   naive = transcribe {parts[0]:.2f} + reflect {parts[1]:.2f} "
+                     f"+ synthesise {parts[2]:.2f} s")
+        print(line, flush=True)
+    for beam in beams:
+        print(f"final beam {beam}: worst check-in latency {worst[beam]:.2f} s (target <= 1.0 s for a 60 s entry)")
     return 0
 
 

@@ -289,8 +289,12 @@ def respell_names(
         if not free(k) or not uncommon(plain_words[k]):
             continue
         word = plain_words[k]
-        if word.casefold() in misheard:
-            new[k] = misheard[word.casefold()]
+        target = misheard.get(word.casefold())
+        if target is not None:
+            # Unless the word is spelled more like another listed name ("Neva" was Niamh once,
+            # but "Nevan" is also on the list): then it stays as Whisper wrote it.
+            if _similar(word, target) >= max((_similar(word, n) for n in names), default=0.0) - 1e-9:
+                new[k] = target
         elif word[:1].isupper() and names:
             score, name = max((_similar(word, n), n) for n in names)
             if score >= min_similarity:
