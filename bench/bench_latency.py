@@ -65,6 +65,7 @@ class RealtimeListener(Listener):
         self.transcriber = transcriber
         self.config = config or Config()
         self.ended_at: float | None = None
+        self.transcribed_at: float | None = None
         self.streaming: StreamingTranscriber | None = None
 
     def entry(self) -> Heard:
@@ -82,8 +83,14 @@ class RealtimeListener(Listener):
             chunker.feed(self.samples[i:i + BLOCK])
         self.ended_at = time.monotonic()
         samples = self.samples
+
+        def transcribe():
+            result = streaming.finish(samples)
+            self.transcribed_at = time.monotonic()
+            return result
+
         return Heard(ended_by="silence", samples=samples, has_speech=True, duration_s=samples.size / SAMPLE_RATE,
-                     transcribe=lambda: streaming.finish(samples))
+                     transcribe=transcribe)
 
     def answer(self) -> Heard:
         return Heard(ended_by="eof")
@@ -97,7 +104,12 @@ def loop_latency(samples: np.ndarray, config: Config, transcriber, reflector, fo
     session.run()
     first = next(t for t in speaker.sound_times if t >= listener.ended_at)
     entry = store.all()[-1]
+    TRANSCRIPT_READY.append(listener.transcribed_at - listener.ended_at)
     return first - listener.ended_at, entry.transcript
+
+
+#: For each check-in run: seconds from the end of the recording to the finished transcript.
+TRANSCRIPT_READY: list[float] = []
 
 
 def naive_latency(samples: np.ndarray, config: Config, transcriber, reflector) -> tuple[float, list[float]]:
@@ -134,11 +146,13 @@ def main() -> int:
     parser.add_argument("--model", default="tiny.en")
     parser.add_argument("--final-beams", default="1,2,5", help="final_beam_size values to compare")
     parser.add_argument("--skip-naive", action="store_true", help="only the check-in loop")
+    parser.add_argument("--only", default="", help="only recordings whose name contains this")
+    parser.add_argument("--beam", type=int, default=Config().beam_size, help="beam_size of the background chunks")
     args = parser.parse_args()
 
     from voicejournal.reflection import get_reflector
 
-    base = Config(model=args.model, backend="offline")
+    base = Config(model=args.model, backend="offline", beam_size=args.beam)
     transcriber = get_transcriber(base)
     reflector = get_reflector(base, offline=True)
     Pyttsx3Engine.shared()
@@ -151,21 +165,26 @@ def main() -> int:
     beams = [int(b) for b in args.final_beams.split(",")]
     print(f"Latency, end of recording -> first sound of the reflection ({args.model}, offline reflector, "
           f"chunks at beam {base.beam_size}, {args.runs} runs each, median)")
-    print(f"{'recording':<34} {'length':>7} " + " ".join(f"{'final beam ' + str(b):>13}" for b in beams)
+    print("each cell: end -> first sound (end -> transcript ready)")
+    print(f"{'recording':<34} {'length':>7} " + " ".join(f"{'final beam ' + str(b):>14}" for b in beams)
           + ("" if args.skip_naive else f" {'naive':>8}"))
     worst = {b: 0.0 for b in beams}
     for name, samples in recordings(base.silence_seconds):
+        if args.only not in name:
+            continue
         cells = []
         for beam in beams:
             config = base.with_overrides(final_beam_size=beam)
             times = []
+            TRANSCRIPT_READY.clear()
             for _ in range(args.runs):
                 with tempfile.TemporaryDirectory() as tmp:
                     t, _ = loop_latency(samples, config, transcriber, reflector, Path(tmp))
                 times.append(t)
-            cells.append(statistics.median(times))
-            worst[beam] = max(worst[beam], cells[-1])
-        line = f"{name:<34} {samples.size / SAMPLE_RATE:6.1f}s " + " ".join(f"{c:12.2f}s" for c in cells)
+            cells.append((statistics.median(times), statistics.median(TRANSCRIPT_READY)))
+            worst[beam] = max(worst[beam], cells[-1][0])
+        line = f"{name:<34} {samples.size / SAMPLE_RATE:6.1f}s " + " ".join(
+            f"{c:5.2f}s ({r:.2f})" for c, r in cells)
         if not args.skip_naive and "Enter" not in name:
             naive = [naive_latency(samples, base, transcriber, reflector) for _ in range(args.runs)]
             naive_s = statistics.median(t for t, _ in naive)

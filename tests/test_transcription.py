@@ -125,7 +125,7 @@ def test_streaming_uses_the_final_beam_only_for_what_is_left_when_the_person_sto
 def test_beam_size_settings_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     from voicejournal.config import load_config
 
-    assert Config().beam_size == 5 and Config().final_beam_size == 5
+    assert Config().beam_size == 5 and Config().final_beam_size == 2
     monkeypatch.setenv("VOICEJOURNAL_BEAM_SIZE", "0")
     with pytest.raises(ConfigError, match="from 1 to 10"):
         load_config()

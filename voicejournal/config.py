@@ -42,7 +42,7 @@ class Config:
     language: str = "auto"
     compute_type: str = "int8"
     beam_size: int = 5                  # Whisper's beam: wider is more accurate and slower (1 = greedy)
-    final_beam_size: int = 5            # the beam for what is left to transcribe once a check-in entry ends
+    final_beam_size: int = 2            # the beam for what is left once a check-in entry ends (bench_latency)
     transcriber: str = "local"          # or "remote": an OpenAI-compatible server (sends audio; asks first)
     transcribe_url: str | None = None   # base URL of the remote transcription server
     transcribe_model: str = "whisper-1"  # model name the remote server expects

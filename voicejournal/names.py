@@ -253,10 +253,16 @@ def corrected_names(before: str, after: str) -> list[tuple[str, str | None]]:
             if at_start and key in lower_before:
                 continue  # only the case changed at the start of a sentence
             names.append(word)
-        # One name for one misheard word: that word is how Whisper hears this name.
-        heard = old[i1][0] if op == "replace" and len(names) == 1 and i2 - i1 == 1 and j2 - j1 == 1 else None
-        if heard is not None and heard.casefold() == names[0].casefold():
-            heard = None
+        # One name in place of up to three words: those words are how Whisper heard this name
+        # ("Sirsha", "Sia Shun"), minus any word kept around it ("with" in "wins here soon" ->
+        # "with Saoirse" stays part of it: Whisper heard the two together).
+        heard = None
+        if op == "replace" and len(names) == 1 and i2 - i1 <= 3 and j2 - j1 <= 2:
+            kept = {w.casefold() for w, _ in new[j1:j2] if w != names[0]}
+            words = [w for w, _ in old[i1:i2] if w.casefold() not in kept] or [w for w, _ in old[i1:i2]]
+            heard = " ".join(words)
+            if heard.casefold() == names[0].casefold():
+                heard = None
         for word in names:
             if word not in found or found[word] is None:
                 found[word] = heard if word == names[0] else None

@@ -21,6 +21,7 @@ from voicejournal.models import STATUS_COMPLETE, STATUS_PENDING, Entry
 
 if TYPE_CHECKING:  # the stages are imported lazily: they pull in Whisper, numpy, openai
     from voicejournal.config import Config
+    from voicejournal.names import NameHints
     from voicejournal.reflection import ReflectionResult, Reflector
     from voicejournal.speech import Speaker
     from voicejournal.store import EntryStore
@@ -236,7 +237,8 @@ class MicListener(Listener):
     source = "mic"
 
     def __init__(self, config: Config, transcriber: Transcriber, ui: Any = None,
-                 answer_silence_s: float = 1.0, answer_max_s: float = 10.0, names: Sequence[str] = ()) -> None:
+                 answer_silence_s: float = 1.0, answer_max_s: float = 10.0,
+                 names: Sequence[str] | NameHints = ()) -> None:
         self.config = config
         self.transcriber = transcriber
         self.ui = ui
@@ -286,7 +288,7 @@ class FileListener(Listener):
     one_pass = True
 
     def __init__(self, path: Path, transcriber: Transcriber | None, config: Config,
-                 names: Sequence[str] = ()) -> None:
+                 names: Sequence[str] | NameHints = ()) -> None:
         self.path = Path(path)
         self.transcriber = transcriber
         self.config = config

@@ -246,6 +246,9 @@ def respell_names(
     """
     canonical = {n.casefold(): n for n in names}
     misheard = {k.casefold(): v for k, v in (heard or {}).items()}
+    heard_as: dict[str, list[str]] = {}  # name -> the ways Whisper wrote it before a correction
+    for form, name in misheard.items():
+        heard_as.setdefault(name, []).append(form)
     tokens = [(i, tok) for i, seg in enumerate(plain.segments) for tok in seg.text.split()]
     plain_words = [_core(tok) for _, tok in tokens]
     hinted_words = [_core(tok) for tok in hinted.text.split()]
@@ -258,11 +261,17 @@ def respell_names(
         """The one or two words of plain[i1:i2] that could be `name` misheard, if any."""
         best: tuple[float, tuple[int, int]] | None = None
         for a in range(i1, i2):
-            for b in (a + 1, a + 2):
+            for b in (a + 1, a + 2, a + 3):
                 if b > i2 or not all(free(k) for k in range(a, b)):
                     continue
                 words = plain_words[a:b]
-                score = _sounds_alike(" ".join(words), name)
+                said = " ".join(words)
+                # Heard this way before the person corrected it, or sounding like the name or
+                # like one of those ways ("Sia Shun" once, "See a Shun" now).
+                score = 2.0 if said.casefold() in heard_as.get(name, ()) else max(
+                    [_sounds_alike(said, name)] + [_sounds_alike(said, form) for form in heard_as.get(name, ())])
+                if b - a == 3 and score < 2.0:
+                    continue  # three words only when they are exactly a corrected mishearing
                 if not score and b - a == 1 and uncommon(words[0]):
                     # An unknown word spelled somewhat like this name, and more like it than
                     # like any other listed name ("Neea" is Nia, not Niamh).
