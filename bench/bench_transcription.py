@@ -1,6 +1,11 @@
 """Transcription speed and accuracy, streaming against record-then-transcribe, in one run.
 
 On the bundled recordings (tiny.en, int8, CPU) it measures:
+- accuracy on real human speech (`--speech DIR`: a folder of recordings with a manifest.tsv,
+  default the bundled ones): plain faster-whisper on each whole file at beam 1 and beam 5
+  (`WhisperModel.transcribe(path, beam_size=...)`, nothing else set) against `voicejournal
+  transcribe`'s path (`transcribe_file`) and the check-in's streaming chunks on the same files
+  joined into one long entry, all in the same run with the same model;
 - real-time factor of transcribing each recording whole (seconds of work per second of audio);
 - for a ~68 s entry (three journal samples back to back) arriving in real time, as from the
   microphone: the time from the end of the take (the recorder has heard its closing
@@ -11,7 +16,7 @@ On the bundled recordings (tiny.en, int8, CPU) it measures:
 - the VAD on ten minutes of digital silence with the quiet-window skip against running
   Silero on every window (faster-whisper's own `get_speech_timestamps`).
 
-    .venv/bin/python bench/bench_transcription.py [--runs 3] [--fast]
+    .venv/bin/python bench/bench_transcription.py [--runs 3] [--fast] [--speech DIR] [--beam 5]
 
 `--fast` feeds the entry as fast as possible instead of in real time (no waiting; the
 latency figure then only shows the work left after the last chunk).
@@ -41,7 +46,12 @@ from voicejournal.audio import (  # noqa: E402
     load_audio,
 )
 from voicejournal.config import Config  # noqa: E402
-from voicejournal.transcription import StreamingTranscriber, get_transcriber  # noqa: E402
+from voicejournal.transcription import (  # noqa: E402
+    StreamingTranscriber,
+    get_transcriber,
+    resolve_model,
+    transcribe_file,
+)
 
 SAMPLES = ROOT / "audio_samples"
 ENTRY = ["checkin_morning.wav", "connection_dinner.wav", "old_fear_unanswered.wav"]
@@ -68,6 +78,67 @@ def wer(ref: str, hyp: str) -> float:
         for j in range(1, len(h) + 1):
             dist[j] = min(prev[j] + 1, dist[j - 1] + 1, prev[j - 1] + (r[i - 1] != h[j - 1]))
     return dist[len(h)] / max(1, len(r))
+
+
+def speech_set(folder: Path) -> list[tuple[Path, str]]:
+    """(recording, reference) for the real human speech in `folder`'s manifest.tsv."""
+    with (folder / "manifest.tsv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    out = []
+    for row in rows:
+        ref = row.get("reference_transcript") or row.get("reference") or ""
+        if row.get("kind", "human") == "human" and ref:
+            out.append((folder / row["filename"], ref))
+    return out
+
+
+def pooled(pairs: list[tuple[str, str]]) -> float:
+    """WER over all words of all recordings (not the mean of each recording's WER)."""
+    errors = sum(wer(ref, hyp) * len(words(ref)) for ref, hyp in pairs)
+    return errors / max(1, sum(len(words(ref)) for ref, _ in pairs))
+
+
+def accuracy(folder: Path, beam: int) -> None:
+    """Plain whole-file faster-whisper at beam 1 and 5 against voicejournal's paths, same run."""
+    from faster_whisper import WhisperModel
+
+    clips = speech_set(folder)
+    seconds = sum(load_audio(p).size for p, _ in clips) / SAMPLE_RATE
+    print(f"\naccuracy on real human speech: {len(clips)} recordings, {seconds:.0f} s, "
+          f"{sum(len(words(r)) for _, r in clips)} words ({folder.name}/)")
+    plain = WhisperModel(resolve_model("tiny.en")[0], device="cpu", compute_type="int8")
+    rows = []
+    for b in (1, beam):
+        t0 = time.perf_counter()
+        pairs = [(ref, " ".join(seg.text.strip() for seg in plain.transcribe(str(path), beam_size=b)[0]))
+                 for path, ref in clips]
+        rows.append((f"plain faster-whisper, whole file, beam {b}", pooled(pairs), time.perf_counter() - t0))
+    for b in (1, beam):
+        transcriber = get_transcriber(Config(beam_size=b))
+        t0 = time.perf_counter()
+        pairs = [(ref, transcribe_file(path, transcriber).text) for path, ref in clips]
+        rows.append((f"voicejournal transcribe, beam {b}", pooled(pairs), time.perf_counter() - t0))
+    # The same recordings as one long entry, 0.8 s apart: the check-in's streaming chunks
+    # (cut at pauses, 3-28 s, each prompted with the text before it) against the whole at once.
+    gap = np.zeros(int(0.8 * SAMPLE_RATE), dtype=np.float32)
+    entry = np.concatenate([part for path, _ in clips for part in (load_audio(path), gap)])
+    ref = " ".join(r for _, r in clips)
+    transcriber = get_transcriber(Config(beam_size=beam))
+    streaming = StreamingTranscriber(transcriber, background=False)
+    chunker = SpeechChunker(streaming.on_chunk)
+    t0 = time.perf_counter()
+    for offset in range(0, entry.size, BLOCK):
+        chunker.feed(entry[offset:offset + BLOCK])
+    streamed = streaming.finish(entry).text
+    stream_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    whole = transcriber.transcribe(entry).text
+    whole_s = time.perf_counter() - t0
+    rows.append((f"joined ({entry.size / SAMPLE_RATE:.0f} s): check-in streaming, {len(streaming.pieces)} chunks, "
+                 f"beam {beam}", wer(ref, streamed), stream_s))
+    rows.append((f"joined: whole entry at once, beam {beam}", wer(ref, whole), whole_s))
+    for label, value, took in rows:
+        print(f"  {label:<66} WER {value:6.2%}   ({took:5.1f} s)")
 
 
 def take_as_recorded(entry: np.ndarray) -> np.ndarray:
@@ -122,9 +193,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--fast", action="store_true", help="don't feed the entry in real time")
+    parser.add_argument("--speech", type=Path, default=SAMPLES,
+                        help="real recordings with a manifest.tsv (filename, reference) for the accuracy table")
+    parser.add_argument("--beam", type=int, default=Config().beam_size, help="the beam to compare with beam 1")
+    parser.add_argument("--only-accuracy", action="store_true")
     args = parser.parse_args()
     refs = references()
     print(f"cores: {os.cpu_count()}, load average: {os.getloadavg()[0]:.1f}, runs: {args.runs}")
+
+    accuracy(args.speech, args.beam)
+    if args.only_accuracy:
+        return 0
 
     start = time.perf_counter()
     transcriber = get_transcriber(Config())

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from voicejournal.reflection import ReflectionRequest, get_practice
-from voicejournal.reflection.offline import _trim_step, compose, overlaps, sentences_of
 from voicejournal.reflection.guard import check_reflection
+from voicejournal.reflection.offline import _trim_step, compose, overlaps, sentences_of
 from voicejournal.reflection.text import (
     content_words,
     split_runons,

@@ -13,9 +13,9 @@ from llm_server import FakeChatServer
 from voicejournal import dates
 from voicejournal.config import Config
 from voicejournal.reflection import get_reflector
+from voicejournal.reflection.guard import check_reflection
 from voicejournal.reflection.offline import OfflineReflector
 from voicejournal.reflection.openai_backend import OpenAIReflector
-from voicejournal.reflection.guard import check_reflection
 from voicejournal.store import open_store
 
 ENTRY = ("Noor said she'd ring after her shift and it's nearly midnight. I've reread our last messages five times "

@@ -34,7 +34,8 @@ def _modules_after(args: list[str], env: dict[str, str]) -> tuple[int, list[str]
     return code, modules
 
 
-@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "ENTRY"], ["list", "--json"], ["search", "sister"]])
+@pytest.mark.parametrize("args", [["--help"], ["list"], ["show", "ENTRY"], ["list", "--json"], ["search", "sister"],
+                                  ["names"], ["names", "--json"], ["names", "add", "Saoirse"]])
 def test_fast_commands_do_not_import_heavy_libraries(args, vj_home, run):
     run("write", "My sister called tonight.")
     entry_id = json.loads(run("list", "--json").output)[0]["id"]

@@ -25,9 +25,9 @@ from voicejournal.reflection import (
     get_reflector,
     list_practices,
 )
+from voicejournal.reflection.guard import check_reflection
 from voicejournal.reflection.memory import related_entries
 from voicejournal.reflection.offline import OfflineReflector
-from voicejournal.reflection.guard import check_reflection
 from voicejournal.reflection.text import to_second_person, word_count
 from voicejournal.reflection.themes import detect_themes
 from voicejournal.store import open_store

@@ -32,14 +32,14 @@ class FakeTranscriber(Transcriber):
         super().__init__()
         self.text = text
 
-    def _transcribe(self, samples, *, prompt, language) -> Transcript:
+    def _transcribe(self, samples, *, prompt, language, **options) -> Transcript:
         return Transcript(self.text, [], "en", model=self.model_name)
 
 
 class FailingTranscriber(Transcriber):
     model_name = "broken-whisper"
 
-    def _transcribe(self, samples, *, prompt, language) -> Transcript:
+    def _transcribe(self, samples, *, prompt, language, **options) -> Transcript:
         raise ModelError("The Whisper model can't be loaded. The recording is kept; run `voicejournal retry`.")
 
 

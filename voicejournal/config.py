@@ -41,7 +41,8 @@ class Config:
     model: str = "tiny.en"
     language: str = "auto"
     compute_type: str = "int8"
-    beam_size: int = 1
+    beam_size: int = 5                  # Whisper's beam: wider is more accurate and slower (1 = greedy)
+    final_beam_size: int = 2            # the beam for what is left once a check-in entry ends (bench_latency)
     transcriber: str = "local"          # or "remote": an OpenAI-compatible server (sends audio; asks first)
     transcribe_url: str | None = None   # base URL of the remote transcription server
     transcribe_model: str = "whisper-1"  # model name the remote server expects
@@ -114,8 +115,21 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         ) from None
 
 
+#: Whole-number settings that only make sense in a range (Whisper's beam: 1 is greedy; past
+#: ~10 it is only slower).
+_INT_RANGES = {"beam_size": (1, 10), "final_beam_size": (1, 10)}
+
+
+def _checked(name: str, value: Any, source: str) -> Any:
+    if name in _INT_RANGES:
+        low, high = _INT_RANGES[name]
+        if not low <= value <= high:
+            raise ConfigError(f"Setting '{name}' in {source} is {value}; use a whole number from {low} to {high}.")
+    return value
+
+
 def _coerce_all(values: dict[str, Any], source: str) -> dict[str, Any]:
-    return {k: _coerce(k, v, source) for k, v in values.items()}
+    return {k: _checked(k, _coerce(k, v, source), source) for k, v in values.items()}
 
 
 def config_path() -> Path:

@@ -44,13 +44,23 @@ def to_text(entries: Sequence[Entry]) -> str:
     return "\n".join(out)
 
 
-def to_json(entries: Sequence[Entry]) -> str:
-    """Every stored field. Secrets are never stored on entries, so none can leak here."""
+def to_json(entries: Sequence[Entry], names: Sequence[dict] | None = None,
+            name_decisions: Sequence[dict] | None = None) -> str:
+    """Every stored field. Secrets are never stored on entries, so none can leak here.
+
+    `names` is the journal's names list as `voicejournal names --json` shows it, and
+    `name_decisions` the person's own additions, corrections and removals behind it (what
+    `import` brings back).
+    """
     doc = {
         "voicejournal_version": __version__,
         "exported_at": now_iso(),
         "entries": [e.to_dict() for e in entries],
     }
+    if names is not None:
+        doc["names"] = list(names)
+    if name_decisions is not None:
+        doc["name_decisions"] = list(name_decisions)
     return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
 
 

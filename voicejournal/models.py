@@ -9,7 +9,7 @@ from typing import Any
 
 from voicejournal import dates
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the journal keeps a `names` table (voicejournal.names)
 
 SOURCES = ("mic", "file", "text")
 STATUS_COMPLETE = "complete"

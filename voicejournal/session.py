@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +21,7 @@ from voicejournal.models import STATUS_COMPLETE, STATUS_PENDING, Entry
 
 if TYPE_CHECKING:  # the stages are imported lazily: they pull in Whisper, numpy, openai
     from voicejournal.config import Config
+    from voicejournal.names import NameHints
     from voicejournal.reflection import ReflectionResult, Reflector
     from voicejournal.speech import Speaker
     from voicejournal.store import EntryStore
@@ -44,11 +45,13 @@ def complete_entry(
     """
     if not entry.transcript and entry.audio:
         from voicejournal.audio import from_wav_bytes
+        from voicejournal.names import whisper_names
         from voicejournal.transcription import get_transcriber
 
         try:
             samples = from_wav_bytes(store.read_audio(entry))
-            result = (transcriber or get_transcriber(config)).transcribe(samples)
+            # The whole recording at once, at `beam_size`: nobody is waiting on a file or a retry.
+            result = (transcriber or get_transcriber(config)).transcribe(samples, names=whisper_names(store))
         except VoiceJournalError as exc:
             _mark_pending(store, entry, f"transcription failed: {exc}")
             raise
@@ -263,10 +266,12 @@ class MicListener(Listener):
     source = "mic"
 
     def __init__(self, config: Config, transcriber: Transcriber, ui: Any = None,
-                 answer_silence_s: float = 1.0, answer_max_s: float = 10.0) -> None:
+                 answer_silence_s: float = 1.0, answer_max_s: float = 10.0,
+                 names: Sequence[str] | NameHints = ()) -> None:
         self.config = config
         self.transcriber = transcriber
         self.ui = ui
+        self.names = names  # people's names for Whisper to spell right (voicejournal.names)
         self.answer_config = config.with_overrides(
             silence_seconds=min(answer_silence_s, config.silence_seconds), max_seconds=answer_max_s
         )
@@ -275,7 +280,9 @@ class MicListener(Listener):
         from voicejournal.audio import Recorder
         from voicejournal.transcription import StreamingTranscriber
 
-        streaming = StreamingTranscriber(self.transcriber)
+        # Chunks cut while the person talks use beam_size; what is left when they stop, final_beam_size.
+        streaming = StreamingTranscriber(self.transcriber, names=self.names, beam_size=self.config.beam_size,
+                                         final_beam_size=self.config.final_beam_size)
         recording = Recorder(self.config, self.ui).record(on_chunk=streaming.on_chunk)
         return Heard(
             ended_by=recording.ended_by,
@@ -298,7 +305,8 @@ class MicListener(Listener):
             ended_by=recording.ended_by, samples=samples, text=text, has_speech=spoke,
             duration_s=recording.duration_s,
             # if the answer turns out to be more of the entry, transcribe it unprimed
-            transcribe=lambda: self.transcriber.transcribe(samples),
+            transcribe=lambda: self.transcriber.transcribe(samples, names=self.names,
+                                                           beam_size=self.config.final_beam_size),
         )
 
     def yes_no(self) -> Heard:
@@ -316,10 +324,12 @@ class FileListener(Listener):
     source = "file"
     one_pass = True
 
-    def __init__(self, path: Path, transcriber: Transcriber | None, config: Config) -> None:
+    def __init__(self, path: Path, transcriber: Transcriber | None, config: Config,
+                 names: Sequence[str] | NameHints = ()) -> None:
         self.path = Path(path)
         self.transcriber = transcriber
         self.config = config
+        self.names = names
         self._used = False
 
     def entry(self) -> Heard:
@@ -336,7 +346,7 @@ class FileListener(Listener):
         def transcribe() -> Transcript:
             from voicejournal.transcription import get_transcriber
 
-            return (self.transcriber or get_transcriber(self.config)).transcribe(samples)
+            return (self.transcriber or get_transcriber(self.config)).transcribe(samples, names=self.names)
 
         return Heard(ended_by="eof", samples=samples, has_speech=spoke,
                      duration_s=samples.size / SAMPLE_RATE, transcribe=transcribe)

@@ -43,6 +43,10 @@ log = logging.getLogger(__name__)
 
 ENTRIES = "entries"
 META = "meta"
+#: The person's decisions about the names of people in the journal (voicejournal.names):
+#: {key, name, source, removed, at}, one per name. In the journal file so it is encrypted,
+#: backed up and exported with the entries.
+NAMES = "names"
 LOCK_TIMEOUT_S = 15.0
 
 # Migrations from one schema version to the next: MIGRATIONS[n] turns a whole
@@ -60,7 +64,16 @@ def _migrate_0_to_1(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _migrate_1_to_2(data: dict[str, Any]) -> dict[str, Any]:
+    """Version 2 adds the `names` table (names added, corrected or removed by the person)."""
+    data.setdefault(NAMES, {})
+    for doc in data.get(ENTRIES, {}).values():
+        doc["schema_version"] = 2
+    return data
+
+
 MIGRATIONS[0] = _migrate_0_to_1
+MIGRATIONS[1] = _migrate_1_to_2
 
 
 # --- the file itself ---------------------------------------------------------------------
@@ -317,6 +330,29 @@ class EntryStore:
         storage = self._db.storage
         data = storage.snapshot() if isinstance(storage, AtomicJSONStorage) else storage.read()
         return list(((data or {}).get(ENTRIES) or {}).values())
+
+    def entry_docs(self) -> list[dict[str, Any]]:
+        """The stored entries as raw dicts, for reading only (what `voicejournal.names` learns from)."""
+        return self._docs()
+
+    def name_records(self) -> list[dict[str, Any]]:
+        """The person's decisions about names (the `names` table), for reading only."""
+        self._check_schema()
+        storage = self._db.storage
+        data = storage.snapshot() if isinstance(storage, AtomicJSONStorage) else storage.read()
+        return list(((data or {}).get(NAMES) or {}).values())
+
+    def save_name_record(self, record: dict[str, Any]) -> None:
+        """Add or replace (by its `key`) one decision about a name, under the lock."""
+        with self._locked():
+            self._check_schema()
+            table = Table(self._db.storage, NAMES, cache_size=0)
+            doc_ids = [d.doc_id for d in table.all() if d.get("key") == record["key"]]
+            if doc_ids:
+                table.update(_replace_all(dict(record)), doc_ids=doc_ids)
+            else:
+                table.insert(dict(record))
+            self._stamp_schema()
 
     def all(self) -> list[Entry]:
         """Every entry, oldest first."""

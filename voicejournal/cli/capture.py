@@ -83,8 +83,11 @@ def register(cli: click.Group) -> None:
     @common.command(cli, "transcribe")
     @click.argument("file", type=click.Path(dir_okay=True, path_type=Path))
     @model_options
+    @click.option("--beam-size", type=click.IntRange(1, 10),
+                  help="Whisper's beam: 5 (the default setting) is the most accurate; 1 is about twice as fast.")
     @common.json_option
-    def transcribe(file: Path, model: str | None, language: str | None, as_json: bool) -> None:
+    def transcribe(file: Path, model: str | None, language: str | None, beam_size: int | None,
+                   as_json: bool) -> None:
         """Print the transcript of an audio FILE. Nothing is saved.
 
         Only the transcript goes to stdout; notes go to stderr. Files of any length work:
@@ -94,10 +97,11 @@ def register(cli: click.Group) -> None:
         from voicejournal.transcription import get_transcriber, transcribe_file
 
         probe_duration(file)  # a missing or non-audio file is reported before the model loads
-        config = common.load_config(model=model, language=language)
+        config = common.load_config(model=model, language=language, beam_size=beam_size)
+        names = _journal_names_quietly()
         transcriber = get_transcriber(config, ask=consent_asker())
-        common.note(f"Transcribing {file} with {transcriber.model_name}…")
-        result = transcribe_file(file, transcriber)
+        common.note(f"Transcribing {file} with {transcriber.model_name}, beam {config.beam_size}…")
+        result = transcribe_file(file, transcriber, names=names)
         if not result.text:
             raise AudioError(NO_SPEECH.format(name=file).replace(", so nothing was saved", ""))
         if as_json:
@@ -187,6 +191,29 @@ def register(cli: click.Group) -> None:
             common.print_json(report)
         if any(r["status"] == STATUS_PENDING for r in report):
             ctx.exit(1)
+
+
+def _journal_names_quietly() -> list[str]:
+    """The journal's names for `transcribe`, which saves nothing and works without a journal:
+    an encrypted journal whose passphrase isn't at hand (environment or keyring) or a journal
+    that can't be read just means no names, never a prompt or a failure."""
+    from voicejournal import crypto
+    from voicejournal.config import default_journal_path
+    from voicejournal.names import whisper_names
+    from voicejournal.store import JournalStore
+
+    given = common.journal_path()
+    path = Path(given).expanduser() if given else default_journal_path()
+    if path.is_dir():
+        path = path / "journal.json"
+    if not path.is_file():
+        return []
+    try:
+        store = crypto.open_encrypted_store(path, None) if crypto.is_encrypted_file(path) else JournalStore(path)
+        return whisper_names(store)
+    except VoiceJournalError as exc:
+        common.note(f"Transcribing without the journal's names ({exc})")
+        return []
 
 
 def _add_one(store, file: Path, config, practice: str | None, reflect: bool, state: dict) -> Entry:

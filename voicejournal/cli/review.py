@@ -19,6 +19,9 @@ from voicejournal.cli.common import (
     print_json,
     short_date,
 )
+from voicejournal.cli.common import (
+    journal_option as common_journal_option,
+)
 from voicejournal.dates import parse_day
 from voicejournal.errors import EntryNotFound, UserInputError
 from voicejournal.models import Entry
@@ -195,6 +198,61 @@ def register(cli: click.Group) -> None:
 
         store.modify(entry.id, apply)
         click.echo(f"Saved your changes to {entry.id}.")
+        from voicejournal.names import learn_from_correction
+
+        learned = learn_from_correction(store, entry.transcript, edited.strip())
+        if learned:
+            note(f"Whisper will now spell {_and(learned)} as you did (`voicejournal names` lists the names).")
+
+    @cli.group("names", invoke_without_command=True)
+    @common_journal_option
+    @json_option
+    @click.pass_context
+    def names(ctx, as_json):
+        """The names of the people in your journal, which Whisper is given so it spells them as you do.
+
+        Learned from names that recur in your entries, from tags, and from your corrections
+        with `edit`. `names add Saoirse` and `names remove Sam` change the list.
+        """
+        if ctx.invoked_subcommand is not None:
+            return
+        from voicejournal.names import MAX_NAMES, journal_names
+
+        found = journal_names(open_store())
+        if as_json:
+            print_json([n.to_dict() for n in found])
+            return
+        if not found:
+            note("No names yet. They are learned as names recur in your entries; "
+                 "`voicejournal names add Saoirse` adds one now.")
+            return
+        width = max(len(n.name) for n in found)
+        for i, n in enumerate(found):
+            if i == MAX_NAMES:
+                click.echo(click.style(f"-- only the first {MAX_NAMES} are given to Whisper --", dim=True))
+            seen = f"{n.entries} entr{'y' if n.entries == 1 else 'ies'}" if n.entries else "no entries yet"
+            last = f", last {n.last_seen}" if n.entries and n.last_seen else ""
+            click.echo(f"{n.name:<{width}}  {n.source:<9}  {seen}{last}")
+
+    @names.command("add")
+    @common_journal_option
+    @click.argument("name", nargs=-1, required=True)
+    def names_add(name):
+        """Add a name (one or two words), so Whisper spells it as you do: names add Saoirse"""
+        from voicejournal.names import add_name
+
+        kept = add_name(open_store(), " ".join(name))
+        click.echo(f"Added {kept}.")
+
+    @names.command("remove")
+    @common_journal_option
+    @click.argument("name", nargs=-1, required=True)
+    def names_remove(name):
+        """Take a name off the list for good (it won't be learned back): names remove Sam"""
+        from voicejournal.names import remove_name
+
+        gone = remove_name(open_store(), " ".join(name))
+        click.echo(f"Removed {gone}; it won't be given to Whisper or learned again (`names add {gone}` undoes this).")
 
     @command(cli, "delete")
     @click.argument("entry_id")
@@ -227,14 +285,22 @@ def register(cli: click.Group) -> None:
         from voicejournal.export import FORMATS
 
         flt = build_filter(since, until, on, tags, starred, practice, pending)
-        entries = list(reversed(open_store().query(flt)))
+        store = open_store()
+        entries = list(reversed(store.query(flt)))
         if not entries:
             note("No entries to export.")
         if fmt == "jrnl":
             from voicejournal.interop import to_jrnl as render
         else:
             render = FORMATS[fmt]
-        text = render(entries)
+        if fmt == "json":
+            from voicejournal.export import to_json
+            from voicejournal.names import journal_names
+
+            text = to_json(entries, names=[n.to_dict() for n in journal_names(store)],
+                           name_decisions=store.name_records())
+        else:
+            text = render(entries)
         if output:
             from voicejournal.store import atomic_write_bytes
 
@@ -289,6 +355,10 @@ def _reflect_on(store, entry: Entry, offline: bool) -> None:
     if reflector.last_result is not None:
         click.echo()
         show_result(reflector.last_result)
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _pattern(words: list[str]) -> re.Pattern[str]:

@@ -182,11 +182,14 @@ def register(cli: click.Group) -> None:
 
                 # No microphone: say so (and what to do instead) before loading models or greeting.
                 check_input_device(config.device)
+            from voicejournal.names import whisper_names
+
             transcriber = get_transcriber(config, ask=consent_asker())
+            names = whisper_names(store)  # so Whisper spells the people in this journal as the person does
             if input_file:
-                listener = FileListener(Path(input_file), transcriber, config)
+                listener = FileListener(Path(input_file), transcriber, config, names=names)
             else:
-                listener = MicListener(config, transcriber, ui=view)
+                listener = MicListener(config, transcriber, ui=view, names=names)
         session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=view,
                                  practice=config.practice, reflect=not no_reflect)
         result = session.run()
