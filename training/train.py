@@ -530,8 +530,12 @@ TONE_FILES = sorted((HERE / "risk").glob("ordinary_entries_*.tsv"))
 
 
 def entry_vector(item: Featured) -> np.ndarray:
+    """The mean of the entry's chunk vectors, as `tone.entry_tone` reads it."""
     hidden = item.x.shape[1] // 2
-    v = item.x[:, hidden:].mean(0) if len(item.x) else np.zeros(hidden, np.float32)
+    if not len(item.x):
+        return np.zeros(hidden, np.float32)
+    firsts = {span.chunk: i for i, span in reversed(list(enumerate(item.spans)))}
+    v = item.x[sorted(firsts.values()), hidden:].mean(0)
     return v / max(float(np.linalg.norm(v)), 1e-12)
 
 

@@ -119,6 +119,25 @@ def load(name: str, folder: Path | None = None) -> Head | None:
         return _load(name, str(folder or HEADS_DIR))
 
 
+def reader_for(name: str) -> tuple[Head | None, str | None]:
+    """The named head if it can read entries now: (head, None), or (None, why not).
+
+    Every head was fitted to what one encoder reads (the pinned weights plus the fine-tuned
+    adapters recorded in its card): with any other, its scores would mean nothing.
+    """
+    from voicejournal.reflection import embedding
+
+    head = load(name)
+    if head is None:
+        return None, f"the trained {name} model is missing or damaged"
+    encoder = embedding.get_encoder()
+    if encoder is None:
+        return None, "the sentence model isn't installed"
+    if head.meta.get("encoder", {}).get("adapter_sha256") != encoder.adapter_sha256:
+        return None, f"the trained {name} model doesn't match the sentence model's fine-tuning"
+    return head, None
+
+
 def problem(name: str) -> str | None:
     """Why the named head can't be used, or None when it can (for `doctor` and notices)."""
     if load(name) is not None:

@@ -360,7 +360,7 @@ class ModelScore:
     sentence: str  # the person's words that scored highest
 
 
-def _rank_chunks(text: str, bounds: list[tuple[int, int]]) -> list[int]:
+def rank_chunks(text: str, bounds: list[tuple[int, int]]) -> list[int]:
     """Chunks of a long text, most telling first (the rules' anchor words, counted)."""
     counts = []
     for i, (a, b) in enumerate(bounds):
@@ -371,17 +371,12 @@ def _rank_chunks(text: str, bounds: list[tuple[int, int]]) -> list[int]:
 
 def model_score(text: str) -> tuple[ModelScore | None, str | None]:
     """The trained model's reading of `text`, or (None, why not)."""
-    from voicejournal.reflection import embedding, heads, meaning
+    from voicejournal.reflection import heads, meaning
 
-    head = heads.load("risk")
+    head, why_not = heads.reader_for("risk")
     if head is None:
-        return None, "the trained risk model is missing or damaged, so only the phrase rules were used"
-    encoder = embedding.get_encoder()
-    if encoder is None:
-        return None, "the sentence model isn't installed, so only the phrase rules were used"
-    if head.meta.get("encoder", {}).get("adapter_sha256") != encoder.adapter_sha256:
-        return None, "the risk model doesn't match the sentence model's fine-tuning, so only the phrase rules were used"
-    reading = meaning.read(text, max_chunks=MAX_CHUNKS, pick=_rank_chunks)
+        return None, f"{why_not}, so only the phrase rules were used"
+    reading = meaning.read(text, max_chunks=MAX_CHUNKS, pick=rank_chunks)
     if reading is None or not reading.spans:
         return ModelScore(0.0, 0.0, LEVEL_CRISIS, ""), None
     probs = head.scores(reading.features())

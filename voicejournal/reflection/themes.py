@@ -219,12 +219,80 @@ class Details:
     self_critical: bool = False  # harsh self-talk ("I keep calling myself stupid")
 
 
+# The trained head's labels, as (kind, name) in the shared vocabulary. self_critical is new and
+# outside progress's counters: it is for the reflection, which meets it with self-compassion.
+HEAD_LABELS = {
+    **{n: ("narrative", n) for n in NARRATIVES}, **{n: ("pattern", n) for n in PATTERNS},
+    "connection": ("connection", "connection"), "corrective": ("corrective", "corrective"),
+    "curiosity": ("curiosity", "curiosity"), "small_step_set": ("small_step", "set"),
+    "small_step_followed_up": ("small_step", "followed_up"), "self_critical": ("self_talk", "self_critical"),
+}
+TRIGGER_SENTENCE_WORDS = 25
+
+
 def detect_themes(text: str, pending_step: str | None = None) -> list[Theme]:
     """The themes in `text`, each with the words that showed it (at most three per theme).
 
-    `pending_step` is an earlier small step not yet followed up; an entry that comes back to it
-    is marked small_step/followed_up.
+    Read by meaning (the trained `themes` head over the entry's reading, `meaning.py`) when it is
+    installed; by the phrase rules below otherwise. `pending_step` is an earlier small step not
+    yet followed up; an entry that comes back to it is marked small_step/followed_up.
     """
+    found = themes_by_meaning(text)
+    if found is None:
+        return rule_themes(text, pending_step)
+    original = tx.normalise(text)
+    names = {(t.kind, t.name) for t in found}
+    if ("small_step", "followed_up") not in names:
+        follow = _followed_up(original, original.lower(), pending_step) if pending_step else []
+        if follow:
+            found.append(Theme(kind="small_step", name="followed_up", triggers=follow))
+    for theme in found:
+        if (theme.kind, theme.name) == ("small_step", "set"):
+            steps = find_steps(original)
+            if steps:
+                theme.triggers = steps[:2]  # the step itself, to ask about next time
+    return found
+
+
+def themes_by_meaning(text: str) -> list[Theme] | None:
+    """The trained head's themes, or None when it can't be used."""
+    from voicejournal.reflection import heads, meaning
+    from voicejournal.reflection.risk import MAX_CHUNKS, rank_chunks
+
+    head, _ = heads.reader_for("themes")
+    if head is None:
+        return None
+    reading = meaning.read(text, max_chunks=MAX_CHUNKS, pick=rank_chunks)  # the risk check's reading
+    if reading is None or not reading.spans:
+        return []
+    probs = head.scores(reading.features())
+    found: list[Theme] = []
+    for k, label in enumerate(head.labels):
+        cut = float(head.thresholds.get(label, 0.5))
+        column = probs[:, k]
+        if float(column.max()) < cut or label not in HEAD_LABELS:
+            continue
+        # The person's words that showed it: a whole short sentence reads best, else the window.
+        order = sorted(range(len(column)), key=lambda i: (
+            column[i] < cut, not (reading.spans[i].kind == "sentence" and reading.spans[i].words() <= TRIGGER_SENTENCE_WORDS),
+            -column[i]))
+        triggers: list[str] = []
+        taken: list[tuple[int, int]] = []
+        for i in order:
+            span = reading.spans[i]
+            if column[i] < cut or len(triggers) == 3:
+                break
+            if any(span.start < b and a < span.end for a, b in taken):
+                continue
+            taken.append((span.start, span.end))
+            triggers.append(reading.span_text(i).strip(" ,;"))
+        kind, name = HEAD_LABELS[label]
+        found.append(Theme(kind=kind, name=name, triggers=triggers))
+    return found
+
+
+def rule_themes(text: str, pending_step: str | None = None) -> list[Theme]:
+    """The themes the phrase rules find (used when the trained model isn't there)."""
     original = tx.normalise(text)
     lower = original.lower()
     found: list[Theme] = []
