@@ -157,8 +157,9 @@ def test_two_hour_file_streams_in_bounded_memory(tmp_path: Path) -> None:
     # the same two sentences at the start and the end, with their real times
     assert data["segments"][0]["start"] < 5 and data["segments"][-1]["end"] > 7140
     assert wer(reference(VCTK.name) * 2, data["text"].replace(".", ". ")) <= 0.2
-    # Measured ~300 MB (model and libraries); two hours as float32 alone would add 460 MB.
-    assert peak_kb < 450_000, f"peak RSS {peak_kb / 1024:.0f} MB"
+    # Measured ~300 MB with beam 1 and ~530 MB with beam 5, the default since names were
+    # learned (the model and libraries); two hours held as float32 would add 460 MB more.
+    assert peak_kb < 640_000, f"peak RSS {peak_kb / 1024:.0f} MB"
 
 
 # --- add ------------------------------------------------------------------------------------

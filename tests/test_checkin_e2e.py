@@ -160,3 +160,65 @@ def _wait_for_more_audio(wav: Path, seconds: float, timeout: float = 15.0) -> No
         if wav.exists() and wav.stat().st_size >= start + int(seconds * 32000):
             return
         time.sleep(0.05)
+
+
+# An entry that is heavy but not clear: the loop must ask before it reflects (issue: crisis detection).
+UNSURE = "Work was long again today. Some nights I wonder what the point of carrying on is."
+
+
+def _speak(text: str, wav: Path) -> Path:
+    """Synthesise a sentence as a person at the microphone would say it (espeak-ng, 16 kHz WAV)."""
+    import shutil
+
+    espeak = shutil.which("espeak-ng")
+    assert espeak, "espeak-ng is needed: `bash scripts/bootstrap.sh test` installs it"
+    subprocess.run([espeak, "-v", "en-us", "-s", "150", "-w", str(wav), text], check=True)
+    return wav
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answer", ["No.", "Yes."])
+def test_a_heavy_entry_is_met_with_a_direct_question_answered_by_voice(virtual_audio, tmp_path, answer):
+    home = tmp_path / "home"
+    journal = home / "journal.json"
+    env = {**virtual_audio.env, "VOICEJOURNAL_HOME": str(home), "VOICEJOURNAL_JOURNAL": str(journal),
+           "VOICEJOURNAL_SILENCE_SECONDS": "1.5", "VOICEJOURNAL_RATE": "220", "VOICEJOURNAL_VOICE": "system",
+           "PYTHONUNBUFFERED": "1"}
+    for name in ("VOICEJOURNAL_CONFIG", "VOICEJOURNAL_BACKEND", "OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        env.pop(name, None)
+    entry_wav = _speak(UNSURE, tmp_path / "entry.wav")
+    answer_wav = _speak(answer, tmp_path / "answer.wav")
+    proc = subprocess.Popen([sys.executable, "-m", "voicejournal", "checkin"], cwd=ROOT, env=env, text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    watcher = Watcher(proc)
+    try:
+        watcher.wait_for("[listening: pause", timeout=90)
+        virtual_audio.play_into_mic(entry_wav, wait=True)
+        watcher.wait_for("[listening: say yes or no", timeout=120)  # asked before any reflection
+        virtual_audio.play_into_mic(answer_wav, wait=True)
+        watcher.wait_for("[listening: say more", timeout=120)
+        virtual_audio.play_into_mic(SAMPLES / "thats_all.wav", wait=True)
+        proc.wait(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = watcher.rest()
+    assert proc.returncode == 0, output
+
+    from voicejournal.reflection.resources import check_question
+    from voicejournal.store import JournalStore
+
+    assert check_question() in output
+    entries = JournalStore(journal).all()
+    assert len(entries) == 1, output  # saved, whatever the answer
+    entry = entries[0]
+    if answer == "No.":
+        assert entry.safety.level == "check" and entry.safety.answer == "no", output
+        assert entry.reflection is not None and "Thank you for telling me" in output
+    else:
+        assert entry.safety.level == "crisis" and entry.safety.answer == "yes", output
+        from voicejournal.reflection.resources import safety_message
+
+        message, lines = safety_message(entry.safety, None)
+        assert entry.reflection is None and lines and lines[0] in output, output

@@ -301,7 +301,7 @@ def test_a_real_tiny_model_is_guarded_and_every_entry_gets_a_good_reflection(lla
     for text in LLAMA_ENTRIES:
         result = reflector_.reflect(text)
         assert result.reflection is not None
-        assert check_reflection(result.text, text).ok, result.text
+        assert check_reflection(result.reflection.text, text).ok, result.text
         if result.notices:
             caught += 1
             assert result.reflection.backend in ("offline", "openai+offline")

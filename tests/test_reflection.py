@@ -55,15 +55,21 @@ def test_corpus_is_varied_and_big_enough():
 
 
 def test_offline_reflections_pass_the_guard_and_fit_spoken_length(corpus_results):
+    asked = 0
     for item, result in corpus_results:
-        assert result.safety is None and result.reflection is not None
-        assert result.reflection.backend == "offline"
-        check = check_reflection(result.text, item["text"])
-        assert check.ok, (check.problems, result.text)
-        assert 50 <= word_count(result.text) <= 130, result.text
-        sentences = [s for s in re.split(r"(?<=[.?])\s+", result.text) if s]
+        # Ordinary entries: never the crisis message. A few may be asked about first (the
+        # target allows 5 %); they still get their reflection, checked here without the helplines.
+        assert result.safety is None or result.safety.level == "check", result.safety
+        asked += result.safety is not None
+        assert result.reflection is not None and result.reflection.backend == "offline"
+        text = result.reflection.text
+        check = check_reflection(text, item["text"])
+        assert check.ok, (check.problems, text)
+        assert 50 <= word_count(text) <= 130, text
+        sentences = [s for s in re.split(r"(?<=[.?])\s+", text) if s]
         assert 3 <= len(sentences) <= 9
         assert not result.notices
+    assert asked <= 0.05 * len(corpus_results)
 
 
 def test_no_two_entries_get_the_same_reflection(corpus_results):

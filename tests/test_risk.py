@@ -69,7 +69,7 @@ def test_the_model_is_installed_and_used():
 
 def test_clear_risk_in_ordinary_words_is_found_by_meaning():
     # no phrase rule knows these; the model does
-    text = "found a new home for the cat with my neighbour so she's looked after, and I've written letters for everyone"
+    text = "found a new home for the cat with my neighbour so she's looked after, and the letters for everyone are in the drawer"
     assert rule_check(text) is None
     assert check_risk(text).level == LEVEL_CRISIS
 
@@ -90,8 +90,7 @@ def test_three_outcomes_through_reflect_json(run):
     assert clear["safety"]["level"] == LEVEL_CRISIS and clear["reflection"] is None
     assert clear["resources"] and clear["safety"]["sentence"] and clear["safety"]["score"] > 0
 
-    unsure = _reflect_json(run, "honestly i don't know how much longer i can keep doing this, everything feels so heavy "
-                                "and pointless lately and i'm just so tired of all of it")
+    unsure = _reflect_json(run, "sometimes i wish i could just disappear for a while and not have to feel any of this")
     assert unsure["safety"]["level"] == LEVEL_CHECK, unsure["safety"]
     assert unsure["safety"]["question"] == check_question() and unsure["safety"]["answer"] is None
     assert unsure["reflection"] is not None  # nobody was there to answer: helplines, then the reflection
@@ -115,7 +114,7 @@ def test_answers_to_the_direct_question():
 def test_the_answer_decides_what_follows():
     from voicejournal.reflection import get_reflector
 
-    text = "honestly i don't know how much longer i can keep doing this, everything feels so pointless lately"
+    text = "sometimes i wish i could just disappear for a while and not have to feel any of this"
     reflector = get_reflector(offline=True)
     yes = reflector.reflect(text, check_answer="yes")
     assert yes.reflection is None and yes.safety.level == LEVEL_CRISIS and yes.safety.answer == "yes"
@@ -167,7 +166,7 @@ def test_a_missing_or_damaged_model_means_rules_only_with_a_notice(heads_copy, d
         weights.write_bytes(bytes(data))
     with caplog.at_level("WARNING", logger="voicejournal.reflection.heads"):
         ruled = check_risk("I want to kill myself")
-        quiet = check_risk("found a new home for the cat and wrote letters for everyone")
+        quiet = check_risk("found a new home for the cat, and the letters for everyone are in the drawer")
         check_risk("one more, so the notice is not repeated")
     assert ruled.level == LEVEL_CRISIS and "rules only" in ruled.safety.reason
     assert quiet.safety is None and quiet.notice and "phrase rules" in quiet.notice
@@ -187,7 +186,7 @@ def test_the_shipped_risk_model_was_trained_on_the_data_in_the_repo():
     import train
 
     card = json.loads((heads.HEADS_DIR / "risk.json").read_text())
-    expected = train.fingerprint(train.RISK_FILES + train.RISK_DEV, json.dumps(train.RISK_SETTINGS, sort_keys=True))
+    expected = train.fingerprint(train.risk_data_files(), json.dumps(train.RISK_SETTINGS, sort_keys=True))
     assert card["data_sha256"] == expected, "training data changed: run `make train` and commit the new weights"
     assert card["encoder"]["adapter_sha256"] == embedding.get_encoder().adapter_sha256
     assert risk.thresholds() == (card["thresholds"]["clear"], card["thresholds"]["check"])

@@ -29,7 +29,7 @@ def test_replay_speaks_the_saved_reflection_to_a_file(run, journal_path, tmp_pat
     out = tmp_path / "replay.wav"
     result = run("replay", entry.id[:8], "--speak-to", str(out))
     assert result.exit_code == 0, result.output
-    assert "You called your sister." in result.output and f"Written to {out}" in result.output
+    assert "You called your sister." in result.output and f"written to {out}" in result.output
     with wave.open(str(out)) as w:
         assert w.getnframes() / w.getframerate() > 1.5
 

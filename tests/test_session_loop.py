@@ -85,22 +85,22 @@ class FakeReflector(Reflector):
             raise error
         return self._result()
 
-    def reflect(self, text, practice="checkin", history=()):
+    def reflect(self, text, practice="checkin", history=(), check_answer=None, risk=None):
         self.calls += 1
         return self._result()
 
-    def stream(self, text, practice="checkin", history=()):
+    def stream(self, text, practice="checkin", history=(), check_answer=None, risk=None):
         self.calls += 1
         return ReflectionStream(self._steps(split_sentences(self.REPLY)))
 
 
 class FailingReflector(FakeReflector):
-    def stream(self, text, practice="checkin", history=()):
+    def stream(self, text, practice="checkin", history=(), check_answer=None, risk=None):
         return ReflectionStream(self._steps([], ModelError("The reflection model did not answer in time.")))
 
 
 class InterruptingReflector(FakeReflector):
-    def stream(self, text, practice="checkin", history=()):
+    def stream(self, text, practice="checkin", history=(), check_answer=None, risk=None):
         return ReflectionStream(self._steps(["One sentence."], KeyboardInterrupt()))
 
 

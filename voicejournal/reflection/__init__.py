@@ -102,6 +102,9 @@ class Reflector(ABC):
 
     name = "base"
     checks_topic = True  # whether the guard also checks the reply is about this entry
+    # whether the guard reads the reply by meaning (the trained head); the offline reflector's
+    # own wording is known, so the phrase rules judge it, in well under a millisecond
+    guard_by_meaning = True
 
     def __init__(self, config: Config | None = None):
         from voicejournal.config import Config
@@ -254,7 +257,7 @@ class Reflector(ABC):
                     continue
                 sentences, buffer = _complete_sentences(buffer)
                 for sentence in sentences:
-                    check = check_sentence(sentence)
+                    check = check_sentence(sentence, request.text, by_meaning=self.guard_by_meaning)
                     if not check.ok:
                         return f"it failed the kindness check: {check.reason}"
                     if tx.word_count(" ".join(accepted + held + [sentence])) > MAX_WORDS:
@@ -287,7 +290,7 @@ class Reflector(ABC):
                 finished = re.search(r"[.?…][\"'”’)]*$", rest)
                 so_far = tx.word_count(" ".join(accepted + held))
                 if finished:
-                    check = check_sentence(rest)
+                    check = check_sentence(rest, request.text, by_meaning=self.guard_by_meaning)
                     if not check.ok:
                         return f"it failed the kindness check: {check.reason}"
                     if so_far + tx.word_count(rest) <= MAX_WORDS:
@@ -298,7 +301,7 @@ class Reflector(ABC):
             full = " ".join(accepted + held)
         else:
             full = _fit(buffer.strip())
-        check = check_reflection(full, request.text if self.checks_topic else None)
+        check = check_reflection(full, request.text if self.checks_topic else None, by_meaning=self.guard_by_meaning)
         if not check.ok:
             return "it " + _describe(check.problems)
         if progressive:
@@ -415,7 +418,7 @@ def followup_prompt(store_entries: Iterable[Entry], now: datetime | None = None)
     if not step:
         return None
     said = tx.lower_first(tx.to_second_person(step.strip(" .")))
-    if not check_sentence(said).ok:
+    if not check_sentence(said, by_meaning=False).ok:
         return None
     import random
 

@@ -1,14 +1,21 @@
 """The guard every reflection passes, from any backend, before it is shown or spoken.
 
-It rejects blame ("you should have"), character judgements, diagnostic labels, commands,
-minimising, flattery, exclamation marks, emojis, markdown, claims to be a person or a therapist,
-empty / truncated / off-topic output, and text steered by instructions hidden in the transcript.
+Two layers. Plain rules catch the mechanical faults: lists and markdown, emojis, exclamation
+marks, a reply cut off or the wrong length, claims to be an AI, "the user", and text steered by
+instructions hidden in the transcript. A trained head (`heads/guard.*`, on the shared encoder)
+reads each sentence beside the entry it answers for the faults that need meaning: shaming,
+blame, diagnosing, commanding, minimising, flattery, invalidation, off-topic, third person,
+meta talk and advice-dumping, negation included ("nothing foolish about it" is fine).
+
+Without the head (or with `by_meaning=False`, for the product's own offline sentences, whose
+wording is known) the older phrase rules judge those faults instead.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from voicejournal.reflection import text as tx
 
@@ -65,45 +72,128 @@ class GuardResult:
         return ", ".join(self.problems)
 
 
-def check_sentence(sentence: str) -> GuardResult:
-    """The rules that can be judged on one sentence alone (used while streaming)."""
-    problems = []
-    for reason, pattern in _GUARD:
-        if pattern.search(sentence) and reason not in problems:
-            problems.append(reason)
-    if "!" in sentence:
+# Faults no good reply has, whatever the wording: judged by rule even when the head is there.
+_ALWAYS = {"harm", "injection"}
+_PLAIN_META = re.compile(
+    r"\bas an ai\b|\blanguage model\b|\bi(?:'m| am) (?:an ai|a chatbot|an assistant|a bot)\b|\bthe user'?s?\b|"
+    r"\bhere is (?:a|your) reflection\b|\bsystem prompt\b", re.IGNORECASE)
+_SPLIT = re.compile(r"(?<=[.?…])[\"'”’)]*\s+(?=[\"“(]?[A-Z0-9])")
+
+
+def split_reply(reply: str) -> list[str]:
+    """A reply's sentences, as the guard head reads them."""
+    body = " ".join((reply or "").split())
+    return [s.strip() for s in _SPLIT.split(body) if s.strip()] if body else []
+
+
+def _mechanical(text: str) -> list[str]:
+    problems = [reason for reason, pattern in _GUARD if reason in _ALWAYS and pattern.search(text)]
+    if _PLAIN_META.search(text):
+        problems.append("meta")
+    if "!" in text:
         problems.append("exclamation mark")
-    if _EMOJI.search(sentence):
+    if _EMOJI.search(text):
         problems.append("emoji")
-    if _MARKDOWN.search(sentence):
+    if _MARKDOWN.search(text):
         problems.append("markdown or list")
-    unquoted = _QUOTED.sub("", sentence)
-    if _SELF_TALK.search(unquoted):
+    return problems
+
+
+def _rule_flaws(text: str) -> list[str]:
+    """The older phrase rules for the faults of meaning (the fallback, and offline wording)."""
+    problems = [reason for reason, pattern in _GUARD if reason not in _ALWAYS and pattern.search(text)]
+    if _SELF_TALK.search(_QUOTED.sub("", text)):
         problems.append("speaks about itself")
+    return problems
+
+
+def sentence_features(sentences: list[str], entry: str | None) -> Any:
+    """What the guard head reads per sentence: the sentence, the entry, and how they meet.
+
+    None when the encoder isn't installed. An empty or missing entry reads as zeros, so a
+    sentence can still be judged on its own (the head is trained on some replies that way).
+    """
+    import numpy as np
+
+    from voicejournal.reflection import embedding
+
+    encoder = embedding.get_encoder()
+    if encoder is None:
+        return None
+    texts = list(sentences) + ([entry] if entry and entry.strip() else [])
+    vectors = encoder.encode(texts)
+    s = vectors[: len(sentences)]
+    e = vectors[len(sentences)] if len(texts) > len(sentences) else np.zeros(s.shape[1], np.float32)
+    e = np.broadcast_to(e, s.shape)
+    return np.hstack([s, e, s * e]).astype(np.float32)
+
+
+def _model_flaws(sentences: list[str], entry: str | None) -> list[str] | None:
+    """The flaws the trained head finds, worst first; None when it can't be used."""
+    from voicejournal.reflection import heads
+
+    head, _ = heads.reader_for("guard")
+    if head is None or not sentences:
+        return None if head is None else []
+    features = sentence_features(sentences, entry)
+    if features is None:
+        return None
+    probs = head.scores(features)
+    ok = head.labels.index("ok")
+    cut = float(head.thresholds.get("flawed", 0.5))
+    found: list[tuple[float, str]] = []
+    for row in probs:
+        flawed = 1.0 - float(row[ok])
+        if flawed >= cut:
+            rest = [(float(p), label) for label, p in zip(head.labels, row, strict=True) if label != "ok"]
+            found.append((flawed, max(rest)[1].replace("_", " ")))
+    return [label for _, label in sorted(found, reverse=True)]
+
+
+def guard_problem() -> str | None:
+    """Why the guard reads by rules alone right now, or None when the trained head is in use."""
+    from voicejournal.reflection import heads
+
+    _, why_not = heads.reader_for("guard")
+    return why_not
+
+
+def check_sentence(sentence: str, transcript: str | None = None, *, by_meaning: bool = True) -> GuardResult:
+    """The checks that can be judged on one sentence alone (used while streaming)."""
+    problems = _mechanical(sentence)
+    flaws = _model_flaws([sentence], transcript) if by_meaning else None
+    problems += _rule_flaws(sentence) if flaws is None else flaws
+    problems = list(dict.fromkeys(problems))
     return GuardResult(ok=not problems, problems=problems)
 
 
 def check_reflection(text: str, transcript: str | None = None, *, min_words: int = MIN_WORDS,
-                     max_words: int = MAX_WORDS) -> GuardResult:
+                     max_words: int = MAX_WORDS, by_meaning: bool = True) -> GuardResult:
     """Check a whole reflection, from any backend, before it is shown or spoken.
 
-    With `transcript`, also checks that the reflection is about this entry (shares some of its
-    words) and doesn't repeat instructions that were hidden in it.
+    With `transcript`, also checks that the reflection is about this entry and doesn't repeat
+    instructions that were hidden in it.
     """
     problems: list[str] = []
     body = (text or "").strip()
     if not body:
         return GuardResult(ok=False, problems=["empty"])
-    result = check_sentence(body)
-    problems += result.problems
+    problems += _mechanical(body)
+    flaws = _model_flaws(split_reply(body), transcript) if by_meaning else None
+    if flaws is None:  # the phrase rules, and their crude tests of address and topic
+        problems += _rule_flaws(body)
+        addressed = len(re.findall(r"\b(?:you|your|you're|you've|you'd|you'll|yourself)\b", _QUOTED.sub("", body), re.I))
+        if tx.word_count(body) >= 15 and addressed < 2:
+            problems.append("not spoken to the person")
+        if transcript and _off_topic(body, transcript):
+            problems.append("off topic")
+    else:
+        problems += flaws
     count = tx.word_count(body)
     if count < min_words:
         problems.append(f"too short ({count} words)")
     if count > max_words:
         problems.append(f"too long ({count} words)")
-    addressed = len(re.findall(r"\b(?:you|your|you're|you've|you'd|you'll|yourself)\b", _QUOTED.sub("", body), re.I))
-    if count >= 15 and addressed < 2:
-        problems.append("not spoken to the person")
     if not re.search(r"[.?…][\"'”’)]*\s*$", body):
         problems.append("truncated")
     quoted_words = sum(tx.word_count(q) for q in _QUOTED.findall(body))
@@ -111,11 +201,8 @@ def check_reflection(text: str, transcript: str | None = None, *, min_words: int
         problems.append("mostly quoting")
     if body.count('"') % 2:
         problems.append("garbled")
-    if transcript:
-        if _off_topic(body, transcript):
-            problems.append("off topic")
-        if _echoes_injection(body, transcript):
-            problems.append("injection")
+    if transcript and _echoes_injection(body, transcript):
+        problems.append("injection")
     return GuardResult(ok=not problems, problems=list(dict.fromkeys(problems)))
 
 

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEADS_DIR = Path(__file__).resolve().parent / "heads"
+# Heads that are built by training/train.py but not installed by default (they measured worse
+# than, or not yet better than, their rules): their absence is expected, not worth a warning.
+OPTIONAL = {"themes", "tone", "guard"}
 
 
 @dataclass
@@ -101,7 +104,10 @@ def _load(name: str, folder: str) -> Head | None:
             raise ValueError("its layers don't fit its labels")
         return head
     except FileNotFoundError:
-        _report(name, f"The trained {name} model is missing ({weights.name}); using rules only.")
+        if name in OPTIONAL and not weights.exists() and not card_path.exists():
+            log.debug("no %s head installed; its rules are used", name)
+        else:
+            _report(name, f"The trained {name} model is missing ({weights.name}); using rules only.")
     except Exception as exc:  # damaged: never let it stop an entry being saved
         _report(name, f"The trained {name} model can't be used ({exc}); using rules only.")
     return None

@@ -227,3 +227,9 @@ def read(text: str, max_chunks: int | None = None, pick=None) -> Reading | None:
         while len(_cache) > 8:
             _cache.popitem(last=False)
     return reading
+
+
+def clear_cache() -> None:
+    """Forget earlier readings (benchmarks, and tests that swap the encoder)."""
+    with _cache_lock:
+        _cache.clear()

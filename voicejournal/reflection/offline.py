@@ -195,7 +195,7 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
         turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
         if re.search(r"\b(?:i|me|my|myself|mine)\b", turned, re.IGNORECASE) or re.search(r"\byou(?:'re)? (?:she|he)\b", turned):
             continue  # something didn't turn round cleanly ("I'm she"); better unsaid than garbled
-        if not check_sentence(turned).ok:
+        if not check_sentence(turned, by_meaning=False).ok:
             continue  # the person's self-criticism ("I overreacted") is not said back as fact
         low = piece.lower()
         has_i = bool(re.search(r"\b(?:i|we)\b|\bi'", low))
@@ -264,9 +264,9 @@ def _trigger_values(trigger: str) -> dict[str, str]:
         raw = raw[:1].lower() + raw[1:]  # "Asking for help feels like weakness" is said mid-sentence
     if 2 <= len(raw.split()) <= 12 and not tx.has_second_person(raw) and _CLAUSE_START.match(raw):
         turned = tx.lower_first(tx.to_second_person(raw))
-        if check_sentence(turned).ok:
+        if check_sentence(turned, by_meaning=False).ok:
             values["trigger"] = turned
-    if 2 <= len(raw.split()) <= 10 and '"' not in raw and check_sentence(raw).ok:
+    if 2 <= len(raw.split()) <= 10 and '"' not in raw and check_sentence(raw, by_meaning=False).ok:
         values["trigger_raw"] = raw
     return values
 
@@ -362,9 +362,9 @@ def compose(request) -> str:
     usable: str | None = None
     for attempt in range(4):
         text = _compose_once(request, rng, attempt)
-        if not text or not check_reflection(text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
+        if not text or not check_reflection(text, min_words=TARGET_MIN, max_words=TARGET_MAX, by_meaning=False).ok:
             continue
-        if check_reflection(text, request.text, min_words=TARGET_MIN, max_words=TARGET_MAX).ok:
+        if check_reflection(text, request.text, min_words=TARGET_MIN, max_words=TARGET_MAX, by_meaning=False).ok:
             return text
         usable = usable or text  # kind and well formed, if not as specific as hoped
     return usable or fallback_text()
@@ -569,6 +569,7 @@ class OfflineReflector(Reflector):
     # Its sentences are our own vetted wording around the person's words: it can't drift off
     # topic or obey instructions hidden in the entry, so only the wording rules apply.
     checks_topic = False
+    guard_by_meaning = False
 
     def _generate(self, request: ReflectionRequest) -> Iterator[str]:
         yield compose(request)
