@@ -17,7 +17,7 @@ bench:
 	@bash scripts/bootstrap.sh test
 	@for b in bench/bench_*.py; do .venv/bin/python $$b || exit 1; done
 
-# Rebuild the trained heads (risk, guard) from the labelled data in training/.
+# Rebuild the installed trained head (risk) from the labelled data in training/.
 train:
 	@bash scripts/bootstrap.sh test
 	@.venv/bin/python training/train.py all
