@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "training"))
 
 def risk_figures(paths: list[Path], show: bool = False) -> dict:
     """Per group of the set: the share flagged clear (crisis/danger), check, or either."""
-    from train import read_tsv
+    from train import rates, read_tsv
 
     from voicejournal.reflection.risk import check_risk
 
@@ -36,12 +36,7 @@ def risk_figures(paths: list[Path], show: bool = False) -> dict:
             wrong = (label == "none") != (outcome == "none")
             if show and wrong:
                 print(f"  [{kind}] {outcome}: {text[:160]}")
-    out = {}
-    for kind, c in sorted(buckets.items()):
-        n = c["n"]
-        out[kind] = {"n": n, "clear": round(c["clear"] / n, 3), "check": round(c["check"] / n, 3),
-                     "flagged": round((c["clear"] + c["check"]) / n, 3)}
-    return out
+    return rates(buckets)
 
 
 def risk_kind(label: str, text: str, group: str = "") -> str:

@@ -326,6 +326,11 @@ def report(items: list[Featured], scores: list[RiskScores], t_clear: float, t_ch
         o = outcome(s, t_clear, t_check)
         buckets[kind]["n"] += 1
         buckets[kind][o if o in ("check", "none") else "clear"] += 1
+    return rates(buckets)
+
+
+def rates(buckets: dict[str, Counter]) -> dict:
+    """Counts of outcomes per kind of text turned into shares: clear, check, and either."""
     out = {}
     for kind, c in sorted(buckets.items()):
         n = c["n"]
