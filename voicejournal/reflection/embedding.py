@@ -64,7 +64,7 @@ def available() -> bool:
 
     if model_dir() is None:
         return False
-    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "tokenizers", "safetensors"))
+    return all(importlib.util.find_spec(m) is not None for m in ("numpy", "tokenizers"))
 
 
 @dataclass
@@ -87,10 +87,9 @@ class Encoder:
     """Sentence embeddings from all-MiniLM-L6-v2; `encode(texts)` -> (n, 384) unit vectors."""
 
     def __init__(self, folder: Path, adapter: Path | None = None):
-        # numpy, tokenizers and safetensors are imported here, not at module import, so that
+        # numpy and tokenizers are imported here, not at module import, so that
         # `voicejournal --help`, `list` and `show` stay fast and never load them.
         import numpy as np
-        from safetensors.numpy import load_file
         from tokenizers import Tokenizer
 
         self._np = np
@@ -115,13 +114,15 @@ class Encoder:
         self.cls_id = self.tokenizer.token_to_id("[CLS]")
         self.sep_id = self.tokenizer.token_to_id("[SEP]")
 
-        w = load_file(str(folder / "model.safetensors"))
-        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w else ""
+        w = _SafeTensors(folder / "model.safetensors")
+        prefix = "bert." if "bert.embeddings.word_embeddings.weight" in w.layout else ""
 
         def t(name: str) -> Any:
-            return w[prefix + name].astype(np.float32)
+            return w.read(prefix + name)
 
-        self.word = t("embeddings.word_embeddings.weight")
+        # The word-piece table is 30,522 rows, half the model, and an entry uses a few hundred of
+        # them: it is mapped from the file, not copied, so only the rows read take up memory.
+        self.word = w.mapped(prefix + "embeddings.word_embeddings.weight")
         self.position = t("embeddings.position_embeddings.weight")
         self.token_type = t("embeddings.token_type_embeddings.weight")
         self.emb_ln = (t("embeddings.LayerNorm.weight"), t("embeddings.LayerNorm.bias"))
@@ -181,17 +182,27 @@ class Encoder:
         scale = np.float32(1.0 / np.sqrt(d))
         bias = ((1.0 - mask[:, None, None, :]) * np.finfo(np.float32).min).astype(np.float32)
         for layer in self.layers:
-            qkv = h @ layer.qkv_w + layer.qkv_b
-            q, k, v = (qkv[:, i * self.hidden : (i + 1) * self.hidden].reshape(n, length, self.heads, d)
-                       .transpose(0, 2, 1, 3) for i in range(3))
-            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + bias
+            qkv = h @ layer.qkv_w
+            qkv += layer.qkv_b
+            # one copy into (q|k|v, batch, head, token, dim): contiguous stacks reach BLAS
+            q, k, v = np.ascontiguousarray(qkv.reshape(n, length, 3, self.heads, d).transpose(2, 0, 3, 1, 4))
+            scores = q @ k.transpose(0, 1, 3, 2)
+            scores *= scale
+            scores += bias
             scores -= scores.max(-1, keepdims=True)
-            probs = np.exp(scores)
-            probs /= probs.sum(-1, keepdims=True)
-            context = (probs @ v).transpose(0, 2, 1, 3).reshape(n * length, self.hidden)
-            h = self._layer_norm(context @ layer.out_w + layer.out_b + h, layer.ln1_g, layer.ln1_b)
-            up = self._gelu(h @ layer.up_w + layer.up_b)
-            h = self._layer_norm(up @ layer.down_w + layer.down_b + h, layer.ln2_g, layer.ln2_b)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(-1, keepdims=True)
+            context = (scores @ v).transpose(0, 2, 1, 3).reshape(n * length, self.hidden)
+            out = context @ layer.out_w
+            out += layer.out_b
+            out += h
+            h = self._layer_norm(out, layer.ln1_g, layer.ln1_b)
+            up = h @ layer.up_w
+            up += layer.up_b
+            down = self._gelu(up) @ layer.down_w
+            down += layer.down_b
+            down += h
+            h = self._layer_norm(down, layer.ln2_g, layer.ln2_b)
         return h.reshape(n, length, self.hidden)
 
     def token_states(self, chunks: list[list[int]]) -> list[np.ndarray]:
@@ -259,6 +270,48 @@ def _erf(np: Any, x: np.ndarray) -> np.ndarray:
         -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))
     erfc = t * np.exp(poly)
     return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype)
+
+
+class _SafeTensors:
+    """The tensors of a .safetensors file, each read on its own (so loading never holds two
+    copies of the model), or memory-mapped. The format: an 8-byte little-endian header size,
+    a JSON header giving each tensor's dtype, shape and byte range, then the data."""
+
+    DTYPES = {"F32": "<f4", "F16": "<f2"}
+
+    def __init__(self, path: Path) -> None:
+        import struct
+
+        self.path = path
+        with path.open("rb") as handle:
+            (size,) = struct.unpack("<Q", handle.read(8))
+            self.layout: dict[str, dict] = json.loads(handle.read(size))
+        self.layout.pop("__metadata__", None)
+        self.data_start = 8 + size
+
+    def _where(self, name: str) -> tuple[str, tuple[int, ...], int, int]:
+        info = self.layout[name]
+        if info["dtype"] not in self.DTYPES:
+            raise ValueError(f"{self.path.name}: {name} is {info['dtype']}, not a float type this reads")
+        start, end = info["data_offsets"]
+        return self.DTYPES[info["dtype"]], tuple(info["shape"]), self.data_start + start, end - start
+
+    def read(self, name: str) -> np.ndarray:
+        """A float32 copy of one tensor."""
+        import numpy as np
+
+        dtype, shape, offset, size = self._where(name)
+        values = np.fromfile(self.path, dtype=dtype, count=size // np.dtype(dtype).itemsize, offset=offset)
+        return values.reshape(shape).astype(np.float32, copy=False)
+
+    def mapped(self, name: str) -> np.ndarray:
+        """One tensor as a read-only view of the file: pages are read (and kept) only when used."""
+        import numpy as np
+
+        dtype, shape, offset, _size = self._where(name)
+        if dtype != "<f4":
+            return self.read(name)
+        return np.memmap(self.path, dtype=np.float32, mode="r", offset=offset, shape=shape)
 
 
 def _verify(folder: Path) -> None:
