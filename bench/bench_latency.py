@@ -9,6 +9,9 @@ reflector, the neural voice (Piper, loaded once) and the pyttsx3 engine (espeak-
   tail is transcribed, the reflection is streamed and its first sentence (its first clause,
   if long) is rendered and handed to playback. This runs the real `CheckinSession`, once with
   the neural voice and once with espeak-ng.
+- **not read ahead**: the same loop without its look-ahead, which, in the closing pause, reads
+  the crisis check of the transcript so far and renders the reflection's first sentence; here
+  both wait until the entry has ended.
 - **loop, whole reply then play**: the same loop, but the speaker waits for the whole
   reflection, synthesises all of it with the neural voice, then plays: the naive way to speak.
 - **naive**: record -> transcribe the whole file -> reflect -> synthesise the whole reply
@@ -59,13 +62,15 @@ class RealtimeListener(Listener):
     source = "mic"
     one_pass = True
 
-    def __init__(self, samples: np.ndarray, transcriber) -> None:
+    def __init__(self, samples: np.ndarray, transcriber, read_ahead: bool = True) -> None:
         self.samples = samples
         self.transcriber = transcriber
+        self.read_ahead = read_ahead
         self.ended_at: float | None = None
 
     def entry(self) -> Heard:
-        streaming = StreamingTranscriber(self.transcriber)
+        # As MicListener does: the check-in's look-ahead reads the crisis check in the closing pause.
+        streaming = StreamingTranscriber(self.transcriber, on_caught_up=self.look_ahead if self.read_ahead else None)
         chunker = SpeechChunker(streaming.on_chunk)
         start = time.monotonic()
         for i in range(0, self.samples.size, BLOCK):
@@ -119,9 +124,12 @@ def loop_latency(samples: np.ndarray, config: Config, transcriber, reflector, fo
                  voice: str = "neural") -> tuple[float, float]:
     """Seconds from the end of the entry to the first sound, and the speech stage's share of it
     (from the reflection's first sentence being ready to its first sound)."""
+    from voicejournal.reflection import meaning
+
+    meaning.clear_cache()  # every run reads its entry afresh
     store = JournalStore(folder / "journal.json")
-    listener = RealtimeListener(samples, transcriber)
-    speaker = make_speaker(voice, config)
+    listener = RealtimeListener(samples, transcriber, read_ahead=voice != "neural-late")
+    speaker = make_speaker(voice.removesuffix("-late"), config)
     view = ReadyView()
     session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=view, seed=1)
     session.run()
@@ -131,6 +139,9 @@ def loop_latency(samples: np.ndarray, config: Config, transcriber, reflector, fo
 
 def naive_latency(samples: np.ndarray, config: Config, transcriber, reflector) -> tuple[float, list[float]]:
     """Seconds to first sound, and the split: transcribe, reflect, synthesise (neural voice)."""
+    from voicejournal.reflection import meaning
+
+    meaning.clear_cache()
     engine = PiperEngine.shared(JOE)
     ended = time.monotonic()
     text = transcriber.transcribe(samples).text
@@ -175,13 +186,15 @@ def main() -> int:
     Pyttsx3Engine.shared().render("Warming up.")
     PiperEngine.shared(JOE).render("Warming up.")
 
-    voices = ("neural", "neural-whole", "espeak")
+    voices = ("neural", "neural-late", "neural-whole", "espeak")
     print(f"Latency, end of recording -> first sound of the reflection ({args.model}, offline reflector, "
           f"{args.runs} runs each, median). In brackets: the speech stage's share, from the first")
     print("sentence being ready to its first sound. 'whole reply' = the same loop, speaking the naive way "
           "(whole reply synthesised, then played); naive = the whole pipeline the naive way.")
-    print(f"{'recording':<20} {'length':>6} {'loop, neural':>19} {'whole reply':>19} {'ratio':>6} "
-          f"{'loop, espeak':>19} {'naive':>7} {'ratio':>6}")
+    print("'not read ahead' = the same loop without its look-ahead: the crisis check is read and the first "
+          "sentence rendered only once the entry has ended.")
+    print(f"{'recording':<20} {'length':>6} {'loop, neural':>19} {'not read ahead':>19} {'whole reply':>19} "
+          f"{'ratio':>6} {'loop, espeak':>19} {'naive':>7} {'ratio':>6}")
     rows = []
     for name, samples in recordings(config.silence_seconds, every=args.all):
         totals: dict[str, list[float]] = {v: [] for v in voices}
@@ -205,7 +218,8 @@ def main() -> int:
         def cell(v: str, loop=loop, share=share) -> str:
             return f"{loop[v]:.2f} s ({share[v]:.2f} s)"
 
-        print(f"{name:<20} {samples.size / SAMPLE_RATE:5.0f}s {cell('neural'):>19} {cell('neural-whole'):>19} "
+        print(f"{name:<20} {samples.size / SAMPLE_RATE:5.0f}s {cell('neural'):>19} {cell('neural-late'):>19} "
+              f"{cell('neural-whole'):>19} "
               f"{loop['neural-whole'] / loop['neural']:5.1f}x {cell('espeak'):>19} {naive_s:6.2f}s "
               f"{naive_s / loop['neural']:5.1f}x   naive = transcribe {parts[0]:.2f} + reflect {parts[1]:.2f} "
               f"+ synthesise {parts[2]:.2f} s; speech share whole/streamed "

@@ -384,6 +384,11 @@ class NeuralEngine(SpeechEngine):
         return "system" if self._fallback is not None else "neural"
 
     @property
+    def renders_ahead(self) -> bool:
+        """Whether a sentence is worth rendering ahead of time (the neural voice: ~0.2 s one)."""
+        return self._fallback is None
+
+    @property
     def sample_rate(self) -> int:
         return self.neural.sample_rate
 

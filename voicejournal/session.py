@@ -10,6 +10,7 @@ before any stage that could fail, and a failure leaves it pending rather than lo
 from __future__ import annotations
 
 import logging
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -246,6 +247,9 @@ class Listener(ABC):
 
     source = "mic"
     one_pass = False
+    #: Called with the transcript so far whenever transcription catches up while the person may
+    #: still be speaking (set by the check-in, which starts its crisis check early with it).
+    look_ahead: Callable[[str], None] | None = None
 
     @abstractmethod
     def entry(self) -> Heard:
@@ -282,7 +286,8 @@ class MicListener(Listener):
 
         # Chunks cut while the person talks use beam_size; what is left when they stop, final_beam_size.
         streaming = StreamingTranscriber(self.transcriber, names=self.names, beam_size=self.config.beam_size,
-                                         final_beam_size=self.config.final_beam_size)
+                                         final_beam_size=self.config.final_beam_size,
+                                         on_caught_up=self.look_ahead)
         recording = Recorder(self.config, self.ui).record(on_chunk=streaming.on_chunk)
         return Heard(
             ended_by=recording.ended_by,
@@ -426,6 +431,47 @@ class CheckinResult:
     notices: list[str] = field(default_factory=list)
 
 
+class LookAhead:
+    """Runs `work(text)` in one background thread on the latest text it was given.
+
+    The check-in hands it the transcript so far each time transcription catches up. In the
+    pause that ends an entry, that is the whole entry, so its crisis check is read while the
+    person is still silent, and lands in the reading cache (`meaning.read`) for when the entry
+    really ends. If they go on speaking, only the newest text is worked on.
+    """
+
+    def __init__(self, work: Callable[[str], object]) -> None:
+        self._work = work
+        self._lock = threading.Lock()
+        self._next: str | None = None
+        self._thread: threading.Thread | None = None
+        self.idle = threading.Event()  # set while nothing is being worked on (tests wait on it)
+        self.idle.set()
+
+    def __call__(self, text: str) -> None:
+        if not text:
+            return
+        with self._lock:
+            self._next = text
+            self.idle.clear()
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="voicejournal-look-ahead", daemon=True)
+                self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                text, self._next = self._next, None
+                if text is None:
+                    self._thread = None
+                    self.idle.set()
+                    return
+            try:
+                self._work(text)
+            except Exception:  # only ever a head start: the real check runs when the entry ends
+                log.exception("looking ahead failed")
+
+
 class CheckinSession:
     """The hands-free check-in loop. See the module's diagram for the order of things.
 
@@ -458,6 +504,7 @@ class CheckinSession:
         self.random = random.Random(seed)
         self.seed = seed
         self.result = CheckinResult()
+        self._reflect_next = reflect
         self._last_said: str | None = None
         self._asked_check = False  # the direct question is asked at most once per check-in
 
@@ -523,6 +570,8 @@ class CheckinSession:
                 preload()
             except Exception as exc:
                 log.warning("Could not start loading the crisis-check encoder: %s", exc)
+            if hasattr(self.listener, "look_ahead"):
+                self.listener.look_ahead = LookAhead(self._read_ahead)
         self._say("greeting", self.greeting())
         for line in self._help_lines():
             self.view.show("help", line)
@@ -535,6 +584,7 @@ class CheckinSession:
             else:
                 self._say("prompt", prompt)
                 self.view.listening("entry")
+                self._reflect_next = reflect_next
                 heard = self.listener.entry()
             if heard.ended_by == "interrupt" and not heard.has_speech:
                 raise KeyboardInterrupt
@@ -625,6 +675,28 @@ class CheckinSession:
 
             self.reflector = get_reflector(self.config)
         return self.reflector
+
+    def _read_ahead(self, text: str) -> None:
+        """What may be the whole entry, handled early (see `LookAhead`): its crisis check, and,
+        when the reflection can be composed ahead, its first sentence rendered by the voice."""
+        if not self._reflect_next:
+            return
+        from voicejournal.reflection.risk import check_risk
+
+        risk = check_risk(text)
+        reflector = self.reflector  # only one already made: making one is the main thread's job
+        if risk.level is not None or reflector is None or not reflector.composes_ahead:
+            return  # asking first, or the safety message: nothing to get ahead with
+        # The entry isn't saved yet, so everything in the journal is its history.
+        steps = iter(reflector.stream(text, practice=self.practice, history=self.store.all(), risk=risk))
+        try:
+            first = next(steps, None)
+        finally:
+            close = getattr(steps, "close", None)
+            if close is not None:
+                close()  # stop before the end: a composed-ahead reply is never recorded as given
+        if first:
+            self.speaker.prepare_first(first)
 
     def _reflect(self, entry: Entry) -> None:
         """Reflect with the streaming API, speaking each sentence as soon as it is ready."""

@@ -466,6 +466,9 @@ class Speaker(ABC):
             except VoiceJournalError as exc:
                 self._fail(str(exc))
 
+    def prepare_first(self, sentence: str) -> None:  # noqa: B027  (optional: most speakers render fast)
+        """Render now what may be the next turn's first sentence, so it can play at once."""
+
     def preload(self) -> None:
         """Start getting the voice ready in the background (a check-in calls this as it starts)."""
         engine = self._engine
@@ -561,6 +564,10 @@ class PlaybackSpeaker(Speaker):
         self._threads: list[threading.Thread] = []
         self._threads_lock = threading.Lock()
         self.rendered: list[tuple[str, float, float]] = []
+        # One render at a time (the voice's phonemiser is not made for two threads), and the one
+        # piece rendered ahead by `prepare_first`, with the settings it was rendered with.
+        self._render_lock = threading.Lock()
+        self._ahead: tuple[tuple, Sound] | None = None
 
     def _default_engine(self) -> SpeechEngine:
         return Pyttsx3Engine.shared()
@@ -577,6 +584,45 @@ class PlaybackSpeaker(Speaker):
             self.engine.preload()
         except VoiceJournalError as exc:
             self._fail(str(exc))
+
+    def prepare_first(self, sentence: str) -> None:
+        """Render the first piece of `sentence` now (the check-in calls this in the pause that
+        may end an entry); if the reflection does start with it, it plays without waiting.
+
+        Only for an engine that can render beside the speaker's own threads (the neural voice;
+        the system voice renders in a few milliseconds anyway).
+        """
+        try:
+            engine = self.engine
+        except VoiceJournalError:
+            return
+        if self.problem is not None or not getattr(engine, "renders_ahead", False):
+            return
+        key = self._render_key(split_first_clause(sentence.strip())[0])
+        with self._render_lock:
+            if self._ahead is not None and self._ahead[0] == key:
+                return
+            started = time.monotonic()
+            try:
+                sound = engine.render(*key)
+            except VoiceJournalError:
+                return  # the real turn will meet the same problem and say so
+            self.rendered.append((key[0], started, time.monotonic()))
+            self._ahead = (key, sound)
+
+    def _render_key(self, text: str) -> tuple:
+        return (text, self.config.voice, self.config.rate, self.config.volume)
+
+    def _render(self, text: str) -> Sound:
+        key = self._render_key(text)
+        with self._render_lock:
+            if self._ahead is not None and self._ahead[0] == key:
+                sound, self._ahead = self._ahead[1], None
+                return sound
+            started = time.monotonic()
+            sound = self.engine.render(*key)
+            self.rendered.append((text, started, time.monotonic()))
+            return sound
 
     def _utter(self, sentence: str) -> None:
         self._queue_piece(sentence, sentence, whole=True)
@@ -612,9 +658,8 @@ class PlaybackSpeaker(Speaker):
                 text, sentence, whole = item
                 if self.problem is not None:
                     continue
-                started = time.monotonic()
                 try:
-                    sound = self.engine.render(text, self.config.voice, self.config.rate, self.config.volume)
+                    sound = self._render(text)
                 except VoiceJournalError as exc:
                     self._fail(str(exc))
                     continue
@@ -622,7 +667,6 @@ class PlaybackSpeaker(Speaker):
                     log.exception("speech engine failed")
                     self._fail(f"The speech engine failed ({type(exc).__name__}); the text is shown instead.")
                     continue
-                self.rendered.append((text, started, time.monotonic()))
                 if not whole:
                     sound = sound.without_trailing_silence(CLAUSE_PAUSE_S)
                 self._sounds.put((sentence, sound))

@@ -605,6 +605,10 @@ class StreamingTranscriber:
     Chunks are transcribed at `beam_size` (the setting by default: while the person is still
     talking, a wider beam costs them nothing). Work that only starts once the recording has
     ended (`finish`) is what the person waits for: it uses `final_beam_size`.
+
+    `on_caught_up(text)`, if given, is called from the worker whenever it has transcribed
+    everything handed to it so far while the recording goes on: during the pause that may end
+    the entry, `text` is probably the whole transcript, so what comes next can start early.
     """
 
     def __init__(
@@ -615,8 +619,10 @@ class StreamingTranscriber:
         names: Sequence[str] | NameHints = (),
         beam_size: int | None = None,
         final_beam_size: int | None = None,
+        on_caught_up: Callable[[str], None] | None = None,
     ) -> None:
         self.transcriber = transcriber
+        self.on_caught_up = on_caught_up
         self.background = background
         self.names = as_hints(names)
         self.beam_size = beam_size
@@ -653,6 +659,12 @@ class StreamingTranscriber:
                     self._run(*item)
                 except VoiceJournalError as exc:
                     self._error = exc
+                    continue
+                if self.on_caught_up is not None and self._queue.empty() and not self._ended.is_set():
+                    try:
+                        self.on_caught_up(self.text_so_far())
+                    except Exception:  # looking ahead is optional; the transcript is not
+                        log.exception("on_caught_up failed")
 
     def _run(self, offset: int, samples: np.ndarray) -> None:
         # Chosen when the work starts: a chunk still queued when the recording ends is
@@ -667,6 +679,10 @@ class StreamingTranscriber:
             self._language = piece.language  # keep one language for the whole entry
         self.pieces.append(piece)
         self.beams.append(beam)
+
+    def text_so_far(self) -> str:
+        """The transcript of the chunks transcribed so far, joined as `finish` joins them."""
+        return " ".join(p.text for p in self.pieces if p.text).strip()
 
     def finish(self, recording_samples: np.ndarray) -> Transcript:
         """The transcript of the whole recording (only its last part is transcribed now)."""
@@ -687,7 +703,7 @@ class StreamingTranscriber:
             self._run(self.handed, tail)
             self.handed += tail.size
         total = total_samples if total_samples is not None else self.handed
-        text = " ".join(p.text for p in self.pieces if p.text).strip()
+        text = self.text_so_far()
         segments = [s for p in self.pieces for s in p.segments]
         language = next((p.language for p in self.pieces if p.text and p.language), self._language)
         return Transcript(text, segments, language, total / SAMPLE_RATE, self.transcriber.model_name)

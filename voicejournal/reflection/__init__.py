@@ -105,6 +105,9 @@ class Reflector(ABC):
     # whether the guard reads the reply by meaning (the trained head); the offline reflector's
     # own wording is known, so the phrase rules judge it, in well under a millisecond
     guard_by_meaning = True
+    #: Whether its reply depends only on the entry, the history and the practice, and takes
+    #: milliseconds: then a check-in may compose the first sentence ahead, in the closing pause.
+    composes_ahead = False
 
     def __init__(self, config: Config | None = None):
         from voicejournal.config import Config

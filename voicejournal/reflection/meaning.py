@@ -205,6 +205,9 @@ def _spans_in(first: int, last: int, sentences: list[tuple[int, int]]):
 
 _cache: OrderedDict[tuple[str, int | None], Reading] = OrderedDict()
 _cache_lock = threading.Lock()
+#: Readings being worked out right now, so a second caller waits for the first instead of
+#: reading the same text again (a check-in reads the entry ahead, during the closing pause).
+_in_flight: dict[tuple[str, int | None], threading.Event] = {}
 
 
 def read(text: str, max_chunks: int | None = None, pick=None) -> Reading | None:
@@ -214,19 +217,30 @@ def read(text: str, max_chunks: int | None = None, pick=None) -> Reading | None:
     as ranked by `pick(text, [(start, end), ...]) -> [chunk index, ...]`.
     """
     key = (text, max_chunks)
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    encoder = embedding.get_encoder()
-    if encoder is None:
-        return None
-    reading = _read(encoder, text, max_chunks, pick)
-    with _cache_lock:
-        _cache[key] = reading
-        while len(_cache) > 8:
-            _cache.popitem(last=False)
-    return reading
+    while True:
+        with _cache_lock:
+            if key in _cache:
+                _cache.move_to_end(key)
+                return _cache[key]
+            running = _in_flight.get(key)
+            if running is None:
+                done = _in_flight[key] = threading.Event()
+                break
+        running.wait()  # then take it from the cache (or read it here, if that reader failed)
+    try:
+        encoder = embedding.get_encoder()
+        if encoder is None:
+            return None
+        reading = _read(encoder, text, max_chunks, pick)
+        with _cache_lock:
+            _cache[key] = reading
+            while len(_cache) > 8:
+                _cache.popitem(last=False)
+        return reading
+    finally:
+        with _cache_lock:
+            del _in_flight[key]
+        done.set()
 
 
 def clear_cache() -> None:

@@ -570,6 +570,7 @@ class OfflineReflector(Reflector):
     # topic or obey instructions hidden in the entry, so only the wording rules apply.
     checks_topic = False
     guard_by_meaning = False
+    composes_ahead = True  # seeded from the entry's text: the same entry, the same reflection
 
     def _generate(self, request: ReflectionRequest) -> Iterator[str]:
         yield compose(request)
