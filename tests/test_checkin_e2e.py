@@ -81,6 +81,9 @@ class Watcher:
         raise AssertionError(f"never saw {text!r}; output so far:\n" + "".join(self.seen))
 
     def rest(self) -> str:
+        """Everything the process wrote; call after it has exited."""
+        # The reader may still be behind on a busy machine: wait for it to reach the end of output.
+        self._thread.join(timeout=60)
         while not self.lines.empty():
             self.seen.append(self.lines.get())
         return "".join(self.seen)
