@@ -602,13 +602,10 @@ class PlaybackSpeaker(Speaker):
         with self._render_lock:
             if self._ahead is not None and self._ahead[0] == key:
                 return
-            started = time.monotonic()
             try:
-                sound = engine.render(*key)
+                self._ahead = (key, self._render_now(engine, key))
             except VoiceJournalError:
                 return  # the real turn will meet the same problem and say so
-            self.rendered.append((key[0], started, time.monotonic()))
-            self._ahead = (key, sound)
 
     def _render_key(self, text: str) -> tuple:
         return (text, self.config.voice, self.config.rate, self.config.volume)
@@ -619,10 +616,14 @@ class PlaybackSpeaker(Speaker):
             if self._ahead is not None and self._ahead[0] == key:
                 sound, self._ahead = self._ahead[1], None
                 return sound
-            started = time.monotonic()
-            sound = self.engine.render(*key)
-            self.rendered.append((text, started, time.monotonic()))
-            return sound
+            return self._render_now(self.engine, key)
+
+    def _render_now(self, engine: SpeechEngine, key: tuple) -> Sound:
+        # Called holding _render_lock; `rendered` notes every piece, ahead of time or not.
+        started = time.monotonic()
+        sound = engine.render(*key)
+        self.rendered.append((key[0], started, time.monotonic()))
+        return sound
 
     def _utter(self, sentence: str) -> None:
         self._queue_piece(sentence, sentence, whole=True)
