@@ -98,6 +98,26 @@ def test_engine_renders_each_utterance_separately_and_keeps_stdout_clean(capfd):
     assert "Audio saved" not in out
 
 
+def test_rendering_leaves_stdout_to_the_rest_of_the_program(capfd):
+    """While the synthesis thread renders, other threads' output still reaches the screen.
+
+    A process-wide stdout redirect around save_to_file once swallowed the helplines the main
+    thread printed during the first sentence's render. The driver's callback (where it prints
+    "Audio saved to ...") must see the real sys.stdout.
+    """
+    import sys
+
+    engine = Pyttsx3Engine.shared()
+    seen_during_render: list[object] = []
+    engine._engine.connect("finished-utterance", lambda **_: seen_during_render.append(sys.stdout))
+    before = sys.stdout
+    engine.render("Here is where you can reach someone now.")
+    assert seen_during_render and all(out is before for out in seen_during_render)
+    print("a helpline line")
+    out = capfd.readouterr().out
+    assert "a helpline line" in out and "Audio saved" not in out
+
+
 def test_engine_is_safe_from_two_threads():
     engine = Pyttsx3Engine.shared()
     results: list[float] = []

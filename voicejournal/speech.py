@@ -23,7 +23,6 @@ sound waits only for those few words.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import platform
@@ -31,6 +30,7 @@ import queue
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -181,6 +181,25 @@ class SpeechEngine(ABC):
 # --- the pyttsx3 engine, made reliable ----------------------------------------------------
 
 
+def _send_driver_prints_to_log(engine: Any) -> None:
+    """Make the pyttsx3 driver's own print() calls ("Audio saved to ...") debug log lines.
+
+    They would land in the middle of what the check-in shows. Redirecting sys.stdout around a
+    render is not safe: it is one object for the whole process, so while the synthesis thread
+    rendered, the main thread's lines (helplines among them) went into the redirect instead.
+    A print() defined in the driver's own module only changes what the driver calls.
+    """
+    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
+    module = sys.modules.get(type(driver).__module__) if driver is not None else None
+    if module is None or not type(driver).__module__.startswith("pyttsx3."):
+        return
+
+    def driver_print(*args: Any, **_kwargs: Any) -> None:
+        log.debug("speech driver: %s", " ".join(str(a) for a in args))
+
+    module.print = driver_print
+
+
 class Pyttsx3Engine(SpeechEngine):
     """One pyttsx3 engine per process, used one utterance at a time: the system's voices.
 
@@ -201,6 +220,7 @@ class Pyttsx3Engine(SpeechEngine):
         except Exception as exc:  # pyttsx3 raises RuntimeError/OSError/ImportError by platform
             raise DeviceError(_no_engine_message(exc)) from None
         self._engine.connect("finished-utterance", self._finished)
+        _send_driver_prints_to_log(self._engine)
         try:
             self._default_voice: str | None = self._engine.getProperty("voice")
         except Exception:  # some drivers can't say; then the voice is only set when configured
@@ -257,12 +277,9 @@ class Pyttsx3Engine(SpeechEngine):
         self._done.clear()
         timeout = min(RENDER_TIMEOUT_S, 5.0 + length / 20)
         try:
-            # save_to_file prints "Audio saved to ..." from the driver's callback: keep stdout
-            # clean for scripts (the print happens before the event we wait for).
-            with contextlib.redirect_stdout(io.StringIO()):
-                self._engine.save_to_file(spoken, str(path))
-                self._engine.runAndWait()
-                finished = self._done.wait(timeout)
+            self._engine.save_to_file(spoken, str(path))
+            self._engine.runAndWait()
+            finished = self._done.wait(timeout)
             if not finished:
                 self._broken = "The speech engine stopped responding, so the rest is shown but not spoken."
                 raise DeviceError(self._broken)
