@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +24,18 @@ def pytest_configure(config: pytest.Config) -> None:
     fixed = os.environ.pop(dates.NOW_ENV, "").strip()
     if fixed:
         os.environ[dates.SHIFT_ENV] = repr(_shift_days_to(fixed))
+    _let_ctrl_c_through()
+
+
+def _let_ctrl_c_through() -> None:
+    """Tests press Ctrl-C (SIGINT) on the programs they start, and stop parec with it.
+
+    A shell that starts the suite in the background (`make test &`, nohup, some CI runners)
+    starts it with SIGINT ignored, and every program it starts inherits that: the recorder
+    would never see the Ctrl-C. A handler here is reset to the default in each child instead.
+    """
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _shift_days_to(moment: str) -> float:
