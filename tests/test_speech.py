@@ -109,9 +109,12 @@ def test_rendering_leaves_stdout_to_the_rest_of_the_program(capfd):
 
     engine = Pyttsx3Engine.shared()
     seen_during_render: list[object] = []
-    engine._engine.connect("finished-utterance", lambda **_: seen_during_render.append(sys.stdout))
+    token = engine._engine.connect("finished-utterance", lambda **_: seen_during_render.append(sys.stdout))
     before = sys.stdout
-    engine.render("Here is where you can reach someone now.")
+    try:
+        engine.render("Here is where you can reach someone now.")
+    finally:
+        engine._engine.disconnect(token)  # the engine is shared with later tests
     assert seen_during_render and all(out is before for out in seen_during_render)
     print("a helpline line")
     out = capfd.readouterr().out
