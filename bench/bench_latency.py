@@ -9,15 +9,17 @@ reflector, the neural voice (Piper, loaded once) and the pyttsx3 engine (espeak-
   tail is transcribed, the reflection is streamed and its first sentence (its first clause,
   if long) is rendered and handed to playback. This runs the real `CheckinSession`, once with
   the neural voice and once with espeak-ng.
-- **not read ahead**: the same loop without its look-ahead, which, in the closing pause, reads
-  the crisis check of the transcript so far and renders the reflection's first sentence; here
-  both wait until the entry has ended.
+- **not read ahead**: the same loop without its drafts and look-ahead. Those, in the closing
+  pause, transcribe the last stretch from its first 0.4 s (a draft), read the crisis check of
+  the transcript so far and render the reflection's first sentence; here the last stretch is
+  transcribed from when it is cut (1 s into the pause), and the rest waits for the end.
 - **loop, whole reply then play**: the same loop, but the speaker waits for the whole
   reflection, synthesises all of it with the neural voice, then plays: the naive way to speak.
 - **naive**: record -> transcribe the whole file -> reflect -> synthesise the whole reply
   (neural voice) -> play.
 
-"End" is the moment recording stops (after the pause that ends an entry, which all share);
+"End" is the moment recording stops: `silence_seconds` after the last word, as the Recorder
+stops (the same in every pipeline);
 "first sound" is when the first rendered audio of the reflection is handed to the player.
 No sound card is needed: the player only notes the time.
 
@@ -62,25 +64,33 @@ class RealtimeListener(Listener):
     source = "mic"
     one_pass = True
 
-    def __init__(self, samples: np.ndarray, transcriber, read_ahead: bool = True) -> None:
+    def __init__(self, samples: np.ndarray, transcriber, silence_s: float, read_ahead: bool = True) -> None:
         self.samples = samples
         self.transcriber = transcriber
+        self.silence_s = silence_s
         self.read_ahead = read_ahead
         self.ended_at: float | None = None
+        self.streaming: StreamingTranscriber | None = None
 
     def entry(self) -> Heard:
-        # As MicListener does: the check-in's look-ahead reads the crisis check in the closing pause.
+        # As MicListener does: drafts in short pauses, and the check-in's look-ahead reads the
+        # crisis check in the closing pause (neither in the "not read ahead" pipeline).
         streaming = StreamingTranscriber(self.transcriber, on_caught_up=self.look_ahead if self.read_ahead else None)
-        chunker = SpeechChunker(streaming.on_chunk)
+        self.streaming = streaming
+        chunker = SpeechChunker(streaming.on_chunk, on_draft=streaming.on_draft if self.read_ahead else None)
         start = time.monotonic()
+        fed = 0
         for i in range(0, self.samples.size, BLOCK):
             due = start + (i + BLOCK) / SAMPLE_RATE
             delay = due - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             chunker.feed(self.samples[i:i + BLOCK])
+            fed = min(self.samples.size, i + BLOCK)
+            if chunker.tracker.started and chunker.tracker.trailing_silence_s >= self.silence_s:
+                break  # the Recorder stops here: `silence_seconds` after the last word
         self.ended_at = time.monotonic()
-        samples = self.samples
+        samples = self.samples[:fed]
         return Heard(ended_by="silence", samples=samples, has_speech=True, duration_s=samples.size / SAMPLE_RATE,
                      transcribe=lambda: streaming.finish(samples))
 
@@ -128,7 +138,7 @@ def loop_latency(samples: np.ndarray, config: Config, transcriber, reflector, fo
 
     meaning.clear_cache()  # every run reads its entry afresh
     store = JournalStore(folder / "journal.json")
-    listener = RealtimeListener(samples, transcriber, read_ahead=voice != "neural-late")
+    listener = RealtimeListener(samples, transcriber, config.silence_seconds, read_ahead=voice != "neural-late")
     speaker = make_speaker(voice.removesuffix("-late"), config)
     view = ReadyView()
     session = CheckinSession(store, config, listener, speaker, reflector=reflector, view=view, seed=1)
@@ -154,7 +164,8 @@ def naive_latency(samples: np.ndarray, config: Config, transcriber, reflector) -
 
 
 def recordings(silence_s: float, every: bool = False) -> list[tuple[str, np.ndarray]]:
-    """The 25 s entry and the three joined (~71 s); with `every`, the other two 26 s ones as well."""
+    """The 25 s entry, the three joined (~71 s) and the three with pauses then JFK (~87 s); with
+    `every`, the other two 26 s ones as well."""
     folder = samples_dir()
     names = ["checkin_morning.wav", "old_fear_unanswered.wav", "connection_dinner.wav"]
     loaded = [(n, load_audio(folder / n)) for n in names]
@@ -164,6 +175,11 @@ def recordings(silence_s: float, every: bool = False) -> list[tuple[str, np.ndar
     # A one-minute entry: the three joined, as one person talking for a while.
     long = np.concatenate([s for _, s in loaded] + [tail])
     out.append((f"joined ({long.size / SAMPLE_RATE:.0f} s)", long))
+    # The same with a 1.5 s pause after each part, ending with a real person speaking for 11 s:
+    # what ends the entry is a short last stretch cut in a pause (drafts start it sooner).
+    pause = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
+    paused = np.concatenate([x for _, s in loaded for x in (s, pause)] + [load_audio(folder / "jfk_inaugural_1961.wav"), tail])
+    out.append((f"with pauses ({paused.size / SAMPLE_RATE:.0f} s)", paused))
     return out
 
 
@@ -191,8 +207,8 @@ def main() -> int:
           f"{args.runs} runs each, median). In brackets: the speech stage's share, from the first")
     print("sentence being ready to its first sound. 'whole reply' = the same loop, speaking the naive way "
           "(whole reply synthesised, then played); naive = the whole pipeline the naive way.")
-    print("'not read ahead' = the same loop without its look-ahead: the crisis check is read and the first "
-          "sentence rendered only once the entry has ended.")
+    print("'not read ahead' = the same loop without drafts or look-ahead: the crisis check is read and the "
+          "first sentence rendered only once the entry has ended.")
     print(f"{'recording':<20} {'length':>6} {'loop, neural':>19} {'not read ahead':>19} {'whole reply':>19} "
           f"{'ratio':>6} {'loop, espeak':>19} {'naive':>7} {'ratio':>6}")
     rows = []

@@ -213,3 +213,40 @@ def test_missing_portaudio_is_a_clear_device_error() -> None:
     assert done.returncode == 5
     assert "PortAudio is not installed" in done.stderr and "libportaudio2" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+class LoudnessVad:
+    """Stands in for Silero: a window is speech when it is loud (the chunker's logic alone)."""
+
+    def feed(self, samples: np.ndarray) -> np.ndarray:
+        samples = np.asarray(samples, dtype=np.float32)
+        windows = samples[: samples.size // VAD_WINDOW * VAD_WINDOW].reshape(-1, VAD_WINDOW)
+        return (np.abs(windows).max(axis=1) > 0.05).astype(np.float32)
+
+
+def test_chunker_offers_a_draft_in_a_short_pause_and_withdraws_it_when_speech_goes_on() -> None:
+    def part(seconds: float, level: float) -> np.ndarray:
+        return np.full(int(seconds * SAMPLE_RATE), level, dtype=np.float32)
+
+    stream = np.concatenate([part(4, 0.3), part(0.6, 0), part(2, 0.3), part(2.5, 0)])
+    drafts: list[np.ndarray | None] = []
+    chunks: list[np.ndarray] = []
+    chunker = SpeechChunker(chunks.append, vad=LoudnessVad(), on_draft=drafts.append)
+    for i in range(0, stream.size, 1024):
+        chunker.feed(stream[i:i + 1024])
+    assert len(drafts) == 3 and drafts[1] is None  # offered, withdrawn when speech went on, offered
+    first, last = drafts[0], drafts[2]
+    assert 4.3 * SAMPLE_RATE < first.size < 4.6 * SAMPLE_RATE  # the speech so far and 0.4 s of pause
+    assert 6.9 * SAMPLE_RATE < last.size < 7.2 * SAMPLE_RATE
+    assert len(chunks) == 1  # cut in the 1 s pause, after the draft, with only silence added
+    assert chunks[0].size > last.size and np.array_equal(chunks[0][:last.size], last)
+    assert not np.abs(chunks[0][last.size:]).any()
+
+
+def test_chunker_offers_no_draft_for_a_very_short_chunk() -> None:
+    stream = np.concatenate([np.full(SAMPLE_RATE, 0.3, dtype=np.float32), np.zeros(SAMPLE_RATE * 2, dtype=np.float32)])
+    drafts: list = []
+    chunker = SpeechChunker(lambda _c: None, vad=LoudnessVad(), on_draft=drafts.append)
+    for i in range(0, stream.size, 1024):
+        chunker.feed(stream[i:i + 1024])
+    assert drafts == []  # under END_CHUNK_S: it would not be cut here either, the tail has it

@@ -235,3 +235,84 @@ def test_the_check_in_has_the_first_sentence_ready_when_the_entry_ends(tmp_path)
     said = speaker.spoken
     start = said.index(split_sentences(reflection)[0])
     assert said[start:start + len(split_sentences(reflection))] == split_sentences(reflection)
+
+
+class Counting(PieceByPiece):
+    """PieceByPiece that also counts its calls."""
+
+    def __init__(self, phrases: list[str]) -> None:
+        super().__init__(phrases)
+        self.calls = 0
+
+    def _transcribe(self, samples, *, prompt, language, **options) -> Transcript:
+        self.calls += 1
+        return super()._transcribe(samples, prompt=prompt, language=language, **options)
+
+
+def test_a_draft_nobody_spoke_after_becomes_the_chunks_transcript():
+    # The chunker offers a draft a moment into a pause; when the pause goes on to end the
+    # chunk, that chunk is the same speech, so its transcript is the draft's, made sooner.
+    told = threading.Semaphore(0)
+    seen: list[str] = []
+
+    def on_caught_up(text: str) -> None:
+        seen.append(text)
+        told.release()
+
+    backend = Counting(["i went to choir", "and it was lovely", ""])
+    streaming = StreamingTranscriber(backend, on_caught_up=on_caught_up)
+    streaming.on_chunk(chunk())
+    assert told.acquire(timeout=WAIT_S)
+    streaming.on_draft(chunk(2.0))
+    assert told.acquire(timeout=WAIT_S)  # the look-ahead hears the draft at once
+    assert seen == ["i went to choir", "i went to choir and it was lovely"]
+    streaming.on_chunk(chunk(2.5))  # cut later in the same pause: same speech, more silence
+    transcript = streaming.finish(np.concatenate([chunk(), chunk(2.5), chunk(0.5)]))
+    assert transcript.text == "i went to choir and it was lovely" == seen[-1]
+    assert streaming.drafts_used == 1
+    assert backend.calls == 3  # first chunk, the draft, the tail: the second chunk cost nothing
+    assert len(seen) == 2  # using the draft told the look-ahead nothing new
+
+
+def test_a_draft_is_dropped_once_speech_goes_on():
+    told = threading.Semaphore(0)
+    backend = Counting(["i went to", "i went to choir after all", ""])
+    streaming = StreamingTranscriber(backend, on_caught_up=lambda _t: told.release())
+    streaming.on_draft(chunk(2.0))
+    assert told.acquire(timeout=WAIT_S)
+    streaming.on_draft(None)  # they spoke again: the chunk will hold more than the draft
+    streaming.on_chunk(chunk(4.0))
+    transcript = streaming.finish(np.concatenate([chunk(4.0), chunk(0.5)]))
+    assert transcript.text == "i went to choir after all"  # the chunk's own, not the draft's
+    assert streaming.drafts_used == 0 and backend.calls == 3
+
+
+def test_a_draft_can_stand_for_the_tail():
+    # Ended with Enter in a pause before any chunk was cut: the tail is the draft's speech.
+    told = threading.Semaphore(0)
+    backend = Counting(["i went to choir", "never used"])
+    streaming = StreamingTranscriber(backend, on_caught_up=lambda _t: told.release())
+    streaming.on_draft(chunk(3.5))
+    assert told.acquire(timeout=WAIT_S)
+    assert streaming.finish(chunk(3.8)).text == "i went to choir"
+    assert streaming.drafts_used == 1 and backend.calls == 1
+
+
+def test_no_draft_while_a_chunk_is_being_transcribed():
+    busy, release = threading.Event(), threading.Event()
+
+    class Slow(Counting):
+        def _transcribe(self, samples, *, prompt, language, **options) -> Transcript:
+            busy.set()
+            assert release.wait(WAIT_S)
+            return super()._transcribe(samples, prompt=prompt, language=language, **options)
+
+    backend = Slow(["i went to choir", "and it was lovely", ""])
+    streaming = StreamingTranscriber(backend)
+    streaming.on_chunk(chunk())
+    assert busy.wait(WAIT_S)
+    streaming.on_draft(chunk(2.0))  # the worker is busy: a draft would only hold up real work
+    release.set()
+    streaming.on_chunk(chunk(2.5))
+    assert streaming.finish(np.concatenate([chunk(), chunk(2.5)])).text == "i went to choir and it was lovely"
+    assert streaming.drafts_used == 0 and backend.calls == 2

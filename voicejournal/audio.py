@@ -54,6 +54,10 @@ MAX_CHUNK_S = 28.0
 #: END_CHUNK_S) so the last words are transcribed while the recorder waits out the silence.
 END_PAUSE_S = 1.0
 END_CHUNK_S = 3.0
+#: A pause this long, in a chunk that could be cut at END_PAUSE_S, is where a draft of the
+#: chunk so far is offered (`on_draft`): if nobody speaks again, that draft is the chunk's
+#: transcript, started this much sooner. The chunks themselves are cut as before.
+DRAFT_PAUSE_S = 0.4
 
 ENDED_BY = ("silence", "enter", "max", "quit", "interrupt")
 
@@ -312,6 +316,10 @@ class SpeechChunker:
     - of `end_pause_s` once it holds `end_chunk_s` (this may be the end of the entry, so the
       last words get transcribed during the closing silence rather than after it);
     - at the latest pause before `max_chunk_s`, or right there if nobody paused.
+
+    `on_draft`, if given, is offered the chunk so far after a pause of `draft_pause_s` that
+    is not yet a cut, and is called with None when speech starts again (that draft is out of
+    date). Until then the chunk's speech is exactly the draft's: only silence follows.
     """
 
     def __init__(
@@ -324,8 +332,13 @@ class SpeechChunker:
         end_chunk_s: float = END_CHUNK_S,
         vad: StreamingVad | None = None,
         on_silence: Callable[[np.ndarray], None] | None = None,
+        on_draft: Callable[[np.ndarray | None], None] | None = None,
+        draft_pause_s: float = DRAFT_PAUSE_S,
     ) -> None:
         self.on_chunk = on_chunk
+        self.on_draft = on_draft
+        self.draft_windows = max(1, round(draft_pause_s * SAMPLE_RATE / VAD_WINDOW))
+        self._drafted = False  # a draft is out and still covers all the chunk's speech
         # Chunks in which the VAD heard nobody go here instead, when given (a long file's
         # silent stretches need no transcription, only to be counted).
         self.on_silence = on_silence
@@ -353,6 +366,9 @@ class SpeechChunker:
             self._judged += VAD_WINDOW
             if self.tracker.update(float(prob)):
                 self._silent_run = 0
+                if self._drafted:
+                    self._drafted = False
+                    self.on_draft(None)
             else:
                 self._silent_run += 1
                 middle = self._judged - (self._silent_run * VAD_WINDOW) // 2
@@ -364,11 +380,21 @@ class SpeechChunker:
                 ):
                     self._cut(middle)
                     continue
+                if (self.on_draft is not None and self._silent_run == self.draft_windows
+                        and self.tracker.heard_since_cut and self._judged >= self.end_samples):
+                    self._offer_draft()
             if self._judged >= self.max_samples:
                 self._cut(self._last_pause or self._judged)
         return probs
 
+    def _offer_draft(self) -> None:
+        joined = np.concatenate(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
+        self._buffer = [joined]
+        self._drafted = True
+        self.on_draft(joined[:self._judged])
+
     def _cut(self, at: int) -> None:
+        self._drafted = False  # the cut chunk (or the stream's end) takes the draft's place
         joined = np.concatenate(self._buffer) if len(self._buffer) > 1 else self._buffer[0]
         chunk, rest = joined[:at], joined[at:]
         silent = not self.tracker.heard_since_cut
@@ -579,8 +605,12 @@ class Recorder:
         self.keys = keys
         self.answer_keys = answer_keys  # keys that answer a question ("yn"): ended_by "key:y"
 
-    def record(self, on_chunk: Callable[[np.ndarray], None] | None = None) -> Recording:
-        """Record until `silence_seconds` of quiet after speech, Enter, `q`, max length or Ctrl-C."""
+    def record(self, on_chunk: Callable[[np.ndarray], None] | None = None,
+               on_draft: Callable[[np.ndarray | None], None] | None = None) -> Recording:
+        """Record until `silence_seconds` of quiet after speech, Enter, `q`, max length or Ctrl-C.
+
+        `on_chunk` and `on_draft` are the SpeechChunker's callbacks (StreamingTranscriber's).
+        """
         sd = _sounddevice()
         check_input_device(self.config.device)
         blocks: queue.Queue[np.ndarray] = queue.Queue()
@@ -592,7 +622,7 @@ class Recorder:
                 overflows += 1
             blocks.put(indata[:, 0].copy())
 
-        chunker = SpeechChunker(on_chunk or (lambda _c: None))
+        chunker = SpeechChunker(on_chunk or (lambda _c: None), on_draft=on_draft)
         kept: list[np.ndarray] = []
         kept_samples = 0
         paused = False

@@ -288,7 +288,7 @@ class MicListener(Listener):
         streaming = StreamingTranscriber(self.transcriber, names=self.names, beam_size=self.config.beam_size,
                                          final_beam_size=self.config.final_beam_size,
                                          on_caught_up=self.look_ahead)
-        recording = Recorder(self.config, self.ui).record(on_chunk=streaming.on_chunk)
+        recording = Recorder(self.config, self.ui).record(on_chunk=streaming.on_chunk, on_draft=streaming.on_draft)
         return Heard(
             ended_by=recording.ended_by,
             samples=recording.samples,

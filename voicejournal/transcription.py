@@ -609,6 +609,12 @@ class StreamingTranscriber:
     `on_caught_up(text)`, if given, is called from the worker whenever it has transcribed
     everything handed to it so far while the recording goes on: during the pause that may end
     the entry, `text` is probably the whole transcript, so what comes next can start early.
+
+    Pass `on_draft` as the chunker's too: in a short pause, the chunk so far is transcribed
+    if the worker has nothing else to do. If the person stays silent, the chunk cut later in
+    that pause (or the tail at `finish`) holds the same speech, and the draft's transcript is
+    used for it: the last words of an entry are transcribed from the first moments of the
+    closing pause instead of a second later, with the same beam and the same prompt.
     """
 
     def __init__(
@@ -636,17 +642,41 @@ class StreamingTranscriber:
         self._worker: threading.Thread | None = None
         self._error: VoiceJournalError | None = None
         self._ended = threading.Event()  # set by finish: the person is now waiting
+        self._busy = False  # the worker is transcribing
+        # Drafts: `_draft_id` counts them; the one whose id is still `_live_draft` covers all
+        # the speech since the last chunk (None: speech went on since, or none offered).
+        self._draft_id = 0
+        self._live_draft: int | None = None
+        self._draft: tuple[int, int, Transcript] | None = None  # (id, offset, transcript)
+        self._told: str | None = None  # the last text given to on_caught_up
+        self.drafts_used = 0  # chunks whose transcript came from their draft (benches, tests)
 
     def on_chunk(self, samples: np.ndarray) -> None:
         offset = self.handed
         self.handed += len(samples)
+        draft, self._live_draft = self._live_draft, None  # a chunk takes its draft's place
         if not self.background:
-            self._run(offset, samples)
+            self._run(offset, samples, draft)
             return
+        self._start_worker()
+        self._queue.put(("chunk", offset, samples, draft))
+
+    def on_draft(self, samples: np.ndarray | None) -> None:
+        """The chunker's draft of the chunk so far, or None: speech went on, so it is out of date."""
+        if samples is None or not self.background:
+            self._live_draft = None
+            return
+        self._draft_id += 1
+        self._live_draft = self._draft_id
+        if self._busy or not self._queue.empty():
+            return  # never hold up a real chunk: this draft is simply not made
+        self._start_worker()
+        self._queue.put(("draft", self.handed, samples, self._draft_id))
+
+    def _start_worker(self) -> None:
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, name="voicejournal-transcribe", daemon=True)
             self._worker.start()
-        self._queue.put((offset, samples))
 
     def skip(self, samples: np.ndarray) -> None:
         """Count a stretch with no speech in it without transcribing it."""
@@ -654,27 +684,61 @@ class StreamingTranscriber:
 
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
-            if self._error is None:  # after a failure, skip the rest; finish() reports it
-                try:
-                    self._run(*item)
-                except VoiceJournalError as exc:
+            kind, offset, samples, draft = item
+            if self._error is not None:  # after a failure, skip the rest; finish() reports it
+                continue
+            self._busy = True
+            try:
+                if kind == "draft":
+                    caught_up = self._make_draft(offset, samples, draft)
+                else:
+                    self._run(offset, samples, draft)
+                    caught_up = self.text_so_far()
+            except VoiceJournalError as exc:
+                if kind == "chunk":
                     self._error = exc
-                    continue
-                if self.on_caught_up is not None and self._queue.empty() and not self._ended.is_set():
-                    try:
-                        self.on_caught_up(self.text_so_far())
-                    except Exception:  # looking ahead is optional; the transcript is not
-                        log.exception("on_caught_up failed")
+                continue  # a failed draft costs nothing: its chunk is transcribed as usual
+            finally:
+                self._busy = False
+            if (caught_up is not None and caught_up != self._told and self.on_caught_up is not None
+                    and self._queue.empty() and not self._ended.is_set()):
+                self._told = caught_up  # a chunk that used its draft has nothing new to tell
+                try:
+                    self.on_caught_up(caught_up)
+                except Exception:  # looking ahead is optional; the transcript is not
+                    log.exception("on_caught_up failed")
 
-    def _run(self, offset: int, samples: np.ndarray) -> None:
-        # Chosen when the work starts: a chunk still queued when the recording ends is
-        # part of what the person waits for.
-        beam = self.final_beam_size if self._ended.is_set() else self.beam_size
-        prompt = " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
+    def _make_draft(self, offset: int, samples: np.ndarray, draft: int) -> str | None:
+        """Transcribe a draft if it is still live; the text so far with it, for looking ahead."""
+        if draft != self._live_draft or self._ended.is_set():
+            return None  # speech went on, or the person is waiting: not worth it now
         piece = self.transcriber.transcribe(
-            samples, offset_s=offset / SAMPLE_RATE, prompt=prompt, language=self._language,
-            names=self.names, beam_size=beam,
+            samples, offset_s=offset / SAMPLE_RATE, prompt=self._prompt(), language=self._language,
+            names=self.names, beam_size=self.beam_size,
         )
+        self._draft = (draft, offset, piece)
+        if draft != self._live_draft:
+            return None
+        return " ".join(t for t in (self.text_so_far(), piece.text) if t).strip()
+
+    def _prompt(self) -> str:
+        return " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
+
+    def _run(self, offset: int, samples: np.ndarray, draft: int | None = None) -> None:
+        made = self._draft
+        if draft is not None and made is not None and made[0] == draft and made[1] == offset:
+            # Nobody spoke after the draft: this chunk is the same speech with more silence.
+            piece, beam = made[2], self.beam_size
+            self.drafts_used += 1
+        else:
+            # Chosen when the work starts: a chunk still queued when the recording ends is
+            # part of what the person waits for.
+            beam = self.final_beam_size if self._ended.is_set() else self.beam_size
+            piece = self.transcriber.transcribe(
+                samples, offset_s=offset / SAMPLE_RATE, prompt=self._prompt(), language=self._language,
+                names=self.names, beam_size=beam,
+            )
+        self._draft = None
         if piece.text and self._language is None and piece.language:
             self._language = piece.language  # keep one language for the whole entry
         self.pieces.append(piece)
@@ -700,7 +764,8 @@ class StreamingTranscriber:
             raise self._error
         tail = np.asarray(tail, dtype=np.float32).reshape(-1)
         if tail.size:
-            self._run(self.handed, tail)
+            draft, self._live_draft = self._live_draft, None
+            self._run(self.handed, tail, draft)
             self.handed += tail.size
         total = total_samples if total_samples is not None else self.handed
         text = self.text_so_far()
