@@ -712,17 +712,19 @@ class StreamingTranscriber:
         """Transcribe a draft if it is still live; the text so far with it, for looking ahead."""
         if draft != self._live_draft or self._ended.is_set():
             return None  # speech went on, or the person is waiting: not worth it now
-        piece = self.transcriber.transcribe(
-            samples, offset_s=offset / SAMPLE_RATE, prompt=self._prompt(), language=self._language,
-            names=self.names, beam_size=self.beam_size,
-        )
+        piece = self._transcribe_piece(offset, samples, self.beam_size)
         self._draft = (draft, offset, piece)
         if draft != self._live_draft:
             return None
         return " ".join(t for t in (self.text_so_far(), piece.text) if t).strip()
 
-    def _prompt(self) -> str:
-        return " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
+    def _transcribe_piece(self, offset: int, samples: np.ndarray, beam: int | None) -> Transcript:
+        """One chunk or draft, with the end of the text so far as Whisper's prompt."""
+        prompt = " ".join(p.text for p in self.pieces if p.text)[-PROMPT_CHARS:]
+        return self.transcriber.transcribe(
+            samples, offset_s=offset / SAMPLE_RATE, prompt=prompt, language=self._language,
+            names=self.names, beam_size=beam,
+        )
 
     def _run(self, offset: int, samples: np.ndarray, draft: int | None = None) -> None:
         made = self._draft
@@ -734,10 +736,7 @@ class StreamingTranscriber:
             # Chosen when the work starts: a chunk still queued when the recording ends is
             # part of what the person waits for.
             beam = self.final_beam_size if self._ended.is_set() else self.beam_size
-            piece = self.transcriber.transcribe(
-                samples, offset_s=offset / SAMPLE_RATE, prompt=self._prompt(), language=self._language,
-                names=self.names, beam_size=beam,
-            )
+            piece = self._transcribe_piece(offset, samples, beam)
         self._draft = None
         if piece.text and self._language is None and piece.language:
             self._language = piece.language  # keep one language for the whole entry
