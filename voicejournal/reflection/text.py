@@ -60,13 +60,33 @@ _LIKE = re.compile(
     r"(?<!\bfeel)(?<!\bfelt)(?<!\bfeels)(?<!\bfeeling)(?<!\blook)(?<!\blooks)(?<!\blooked)(?<!\bseem)"
     r"(?<!\bseems)(?<!\bsound)(?<!\bsounds)(?<!\bwould)(?<!'d)(?<!\bi)(?<!\byou)(?<!\bwe)(?<!\bthey)"
     r"(?<!\bdon't)(?<!\bdidn't)(?<!\bdo)(?<!\bjust)(?<!\breally)(?<!\bsomething)(?<!\bnot)"
-    r"(?<!\bwas)(?<!\bis)(?<!\bwere)(?<!\bbe)(?<!\bmore)(?<!\bthings)(?<!\bjust)\s+like\b,?(?=\s)",
+    r"(?<!\bwas)(?<!\bis)(?<!\bwere)(?<!\bbe)(?<!\bmore)(?<!\bthings)(?<!\bjust)"
+    # After an object it compares, and between "to" and a person it is the verb: "looked at me like
+    # I was", "has to like me".
+    r"(?<!\bme)(?<!\bhim)(?<!\bher)(?<!\bthem)(?<!\bus)(?<!\bit)(?!(?<=\bto)\s+like\s+(?:me|him|her|them|us|you|it)\b)(?<!\bone)(?<!\beven)\s+like\b,?(?=\s)(?!\s+(?:this|that|these|those)\b)",
+    re.IGNORECASE,
+)
+# ... but before an intensifier it is a filler wherever it stands: "I like really like them",
+# "I was like so tired", "I like just felt empty".
+_LIKE_BEFORE_INTENSIFIER = re.compile(
+    r"(?<=\w)\s+like,?(?=\s+(?:really|just|totally|so|super|literally|actually|finally|completely|kind of|sort of|"
+    r"properly|absolutely|genuinely|seriously|pretty|quite|very)\b)",
     re.IGNORECASE,
 )
 # False starts and stutters: "I I was", "she she", "I started to I started telling".
 _STUTTER = re.compile(r"\b(\w+(?:'\w+)?)(?:\s+\1\b)+", re.IGNORECASE)
-_RESTART = re.compile(r"\b((?:i|we|he|she|they|it) \w+)(?: to| the| a| that| fine| okay| ok| good| bad)? (?=\1\b)",
+_RESTART = re.compile(r"\b((?:i|we|he|she|they|it) \w+)(?: to| the| a| that| fine| okay| ok| good| bad)?,? (?=\1\b)",
                       re.IGNORECASE)
+# "I went I drove to my sister's": a first-person start dropped for another, unless the first verb
+# takes a clause ("I think I", "I knew I", "I told him I").
+_SWITCHED_START = re.compile(
+    r"(?:^|(?<=[.,;!?] )|(?<=\band )|(?<=\bbut )|(?<=\bso )|(?<=\bthen ))(?:i|I) (?!(?:think|thought|know|knew|guess|"
+    r"said|say|felt|feel|hope|hoped|wish|wished|realised|realized|decided|suppose|reckon|bet|swear|promised|"
+    r"figured|noticed|admitted|worried|feared|pretended|forgot|remembered|doubt|believe|believed|mean|meant|"
+    r"bet|guessed|imagined|assumed|expected|heard|saw|see|found|find|learned|learnt|told|tell|"
+    r"wonder|wondered|swore|worry|like|love|hate|want|wanted|need|needed|am|was|had|have|do|did|can|could|"
+    r"will|would|should|might|must|don't|didn't|can't|couldn't|won't|wouldn't)\b)(\w+(?: to)?) (?=(?:i|I) \w)",
+)
 # Speech without punctuation: "I went to work I came home": a new "I" + verb after an ordinary word.
 _RUNON_TOO = re.compile(r"(?:(?<=\btoo)|(?<=\bthough)|(?<=\banyway)|(?<=\bagain)) (?=(?:we|we're|he's|she's|they're|i'm|I'm)\s)")
 _RUNON_I = re.compile(
@@ -97,9 +117,12 @@ def tidy_speech(text: str) -> str:
     text = normalise(text)
     text = _TYPO_RE.sub(lambda m: _TYPOS[m.group(1).lower()], text)
     text = _SPOKEN_FILLERS.sub("", text)
+    text = _LIKE_BEFORE_INTENSIFIER.sub("", text)
     text = _LIKE.sub("", text)
     text = re.sub(r"^like\b,?\s*", "", text, flags=re.IGNORECASE)
+    text = normalise(_STUTTER.sub(r"\1", normalise(text)))  # "I was uh I was" is a restart once "uh" is gone
     text = _RESTART.sub("", text)
+    text = _SWITCHED_START.sub("", text)
     # "today was hard we had a fight": a new subject after a short verdict starts a new sentence.
     text = _VERDICT_RUNON.sub(lambda m: m.group(1) + ". " + m.group(2)[:1].upper() + m.group(2)[1:], text)
     # "we had a fight me and Dara" -> "Dara and I had a fight", which turns round cleanly.
@@ -253,18 +276,27 @@ def to_second_person(text: str) -> str:
     tokens = _WORD.findall(fix_contractions(text))
     out: list[str] = []
     prev_word = ""
-    subject_i = False  # the clause's subject is "I": "I'm talking about me" -> "about yourself"
+    words_only = [t.lower().replace("’", "'") for t in tokens if t[:1].isalpha()]
+    since_i = 99  # words since the clause's subject "I": "I'm talking about me" -> "about yourself"
+    n = -1
     for tok in tokens:
         low = tok.lower().replace("’", "'")
         if tok.isspace() or not tok[0].isalpha():
             out.append(tok)
             continue
+        n += 1
+        next_word = words_only[n + 1] if n + 1 < len(words_only) else ""
+        since_i += 1
         if low in ("i", "i'm", "im", "i've", "i'd", "i'll"):
-            subject_i = True
-        elif low in ("he", "she", "they", "it", "he's", "she's", "they're", "it's", "who", "that"):
-            subject_i = False
-        if low == "me" and subject_i and prev_word in ("about", "at", "for", "with"):
+            since_i = 0
+        elif low in ("he", "she", "they", "it", "he's", "she's", "they're", "it's", "who", "that", "anyone",
+                     "someone", "everyone", "nobody", "people", "to", "when", "if", "because"):
+            since_i = 99  # someone else, or a new clause: "when anyone is upset with me" stays "with you"
+        if low == "me" and since_i <= 3 and prev_word in ("about", "at", "for", "with", "of"):
             rep = "yourself"
+        elif next_word == "i" and low in _AFTER_I:  # "am I the only one" -> "are you the only one"
+            rep = _AFTER_I[low]
+            rep = rep[:1].upper() + rep[1:] if tok[:1].isupper() else rep
         elif prev_word in ("i", "we") and low in _AFTER_I:
             rep = _AFTER_I[low]
         elif low in _SWAP:
