@@ -62,13 +62,17 @@ def test_the_fresh_corpus_is_varied():
 
 
 def test_every_reflection_has_the_spoken_shape(outputs):
+    # 25-130 words: with little specific to say a reflection is short rather than padded.
+    lengths = []
     for key, text in outputs.items():
         said = list(sentences_of(text))
-        assert 50 <= word_count(text) <= 130, (key, text)
+        lengths.append(word_count(text))
+        assert 25 <= word_count(text) <= 130, (key, text)
         assert 3 <= len(said) <= 6, (key, text)
         assert all(len(s.split()) <= 35 for s in said), (key, text)
         assert len(set(said)) == len(said), (key, text)
-        assert check_reflection(text, min_words=50, max_words=130).ok, (key, text)
+        assert check_reflection(text, min_words=25, max_words=130).ok, (key, text)
+    assert sorted(lengths)[len(lengths) // 2] >= 45  # most entries still get a full reflection
 
 
 def test_fillers_and_stutters_are_never_said_back(outputs):

@@ -65,7 +65,7 @@ def test_offline_reflections_pass_the_guard_and_fit_spoken_length(corpus_results
         text = result.reflection.text
         check = check_reflection(text, item["text"])
         assert check.ok, (check.problems, text)
-        assert 50 <= word_count(text) <= 130, text
+        assert 25 <= word_count(text) <= 130, text  # short rather than padded
         sentences = [s for s in re.split(r"(?<=[.?])\s+", text) if s]
         assert 3 <= len(sentences) <= 9
         assert not result.notices
@@ -117,9 +117,9 @@ def test_narrative_is_offered_an_alternative_as_a_possibility():
     assert "stay" in result.text.lower()
 
 
-def test_a_very_short_entry_still_gets_a_full_gentle_reflection():
+def test_a_very_short_entry_still_gets_a_short_gentle_reflection():
     result = get_reflector().reflect("tired")
-    assert 50 <= word_count(result.text) <= 130
+    assert 25 <= word_count(result.text) <= 80
     assert check_reflection(result.text).ok
 
 

@@ -534,23 +534,43 @@ def train_themes(args) -> None:
     rep = theme_report(dev_scores, dev_items, cuts)
     for name, r in rep.items():
         print(f"  dev {name:24s} n={r['n']:3d} precision {r['precision']:.3f} recall {r['recall']:.3f}")
-    tone_model, tone_rep = train_tone(items, dev_items)
     if args.dry_run:
         return
-    encoder = embedding.get_encoder()
-    common = {"encoder": {"name": embedding.MODEL_NAME, "sha256": embedding.PINNED_SHA256["model.safetensors"],
-                          "adapter_sha256": encoder.adapter_sha256, "feature_version": FEATURE_VERSION}}
-    meta = {**common, "task": "themes per span of an entry; an entry shows a theme when its best span passes the theme's cut",
+    meta = {**encoder_card(), "task": "themes per span of an entry; an entry shows a theme when its best span passes the theme's cut",
             "data_sha256": fingerprint(THEME_FILES + THEME_DEV, json.dumps(THEME_SETTINGS, sort_keys=True)),
             "data": {"train": len(train), "dev": len(dev), "per_theme": dict(counts)},
             "settings": THEME_SETTINGS, "thresholds": cuts, "scores": {"dev": rep}}
     heads.save("themes", THEMES, [(model.w1, model.b1), (model.w2, model.b2)], "sigmoid", meta)
-    tone_files = THEME_FILES + THEME_DEV + TONE_FILES
-    meta = {**common, "task": "the tone of a whole entry (from its chunks' mean vector)",
-            "data_sha256": fingerprint(tone_files, json.dumps(TONE_SETTINGS, sort_keys=True)),
+    print("  wrote the themes head")
+
+
+def encoder_card() -> dict:
+    encoder = embedding.get_encoder()
+    return {"encoder": {"name": embedding.MODEL_NAME, "sha256": embedding.PINNED_SHA256["model.safetensors"],
+                        "adapter_sha256": encoder.adapter_sha256, "feature_version": FEATURE_VERSION}}
+
+
+def tone_data_files() -> list[Path]:
+    return THEME_FILES + THEME_DEV + TONE_FILES
+
+
+def train_tone_head(args) -> None:
+    """The installed tone head: light, mixed or heavy, from whole entries (themes and ordinary entries)."""
+    print("tone:")
+    items = featurise([Example(e.text, "none") for e in theme_examples(THEME_FILES)], quiet=True)
+    for it, ex in zip(items, theme_examples(THEME_FILES), strict=True):
+        it.example = ex
+    dev_items = featurise([Example(e.text, "none") for e in theme_examples(THEME_DEV)], quiet=True)
+    for it, ex in zip(dev_items, theme_examples(THEME_DEV), strict=True):
+        it.example = ex
+    tone_model, tone_rep = train_tone(items, dev_items)
+    if args.dry_run:
+        return
+    meta = {**encoder_card(), "task": "the tone of a whole entry (from its chunks' mean vector)",
+            "data_sha256": fingerprint(tone_data_files(), json.dumps(TONE_SETTINGS, sort_keys=True)),
             "settings": TONE_SETTINGS, "scores": {"dev": tone_rep}}
     heads.save("tone", TONES, [(tone_model.w1, tone_model.b1), (tone_model.w2, tone_model.b2)], "softmax", meta)
-    print("  wrote the themes and tone heads")
+    print("  wrote the tone head")
 
 
 TONE_SETTINGS = {"hidden": 32, "epochs": 60, "seed": 3}
@@ -570,8 +590,9 @@ def entry_vector(item: Featured) -> np.ndarray:
 def train_tone(theme_items: list[Featured], dev_items: list[Featured]):
     """Heavy, mixed or light, from the whole entry (its chunks' vectors, as the runtime reads them)."""
     rows = [(it, it.example.tone) for it in theme_items if it.example.tone in TONES]
-    extra = [Example(r["text"], "none") for path in TONE_FILES for r in read_tsv(path)]
-    tones = [r["tone"] for path in TONE_FILES for r in read_tsv(path)]
+    toned = [r for path in TONE_FILES for r in read_tsv(path) if r.get("tone") in TONES]  # not every file has one
+    extra = [Example(r["text"], "none") for r in toned]
+    tones = [r["tone"] for r in toned]
     for it, tone in zip(featurise(extra, quiet=True), tones, strict=True):
         rows.append((it, tone))
     x = np.array([entry_vector(it) for it, _ in rows], np.float32)
@@ -663,13 +684,15 @@ def train_guard(args) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    # "all" is what ships: the risk head. The guard, themes and tone heads train, but have not yet
-    # measured good enough on held-out data to replace their rules (see the README).
-    parser.add_argument("task", choices=["risk", "themes", "guard", "all"])
+    # "all" is what ships: the risk and tone heads. The guard and themes heads train, but have not
+    # yet measured good enough on held-out data to replace their rules (see the README).
+    parser.add_argument("task", choices=["risk", "tone", "themes", "guard", "all"])
     parser.add_argument("--dry-run", action="store_true", help="train and report, but write nothing")
     args = parser.parse_args()
     if args.task in ("risk", "all"):
         train_risk(args)
+    if args.task in ("tone", "all"):
+        train_tone_head(args)
     if args.task == "themes":
         train_themes(args)
     if args.task == "guard":

@@ -21,7 +21,7 @@ from voicejournal.reflection.guard import check_reflection, check_sentence
 from voicejournal.reflection.memory import how_long_ago
 from voicejournal.reflection.risk import rule_check
 
-TARGET_MIN = 50
+TARGET_MIN = 25  # a short reflection that is specific beats a padded one
 TARGET_MAX = 130
 _LEADING = re.compile(
     r"^(?:and|but|so|then|because|well|okay|ok|anyway|also|like|actually|basically|honestly|just|yeah|oh|um|uh|"
@@ -115,6 +115,29 @@ _DROPPED_I = re.compile(
     r"^(?:had|went|got|ate|made|called|rang|invited|presented|spent|saw|met|took|felt|couldn't|didn't|can't|"
     r"finally|tried|started|finished|told|bought|walked|cooked|cleaned|worked|missed|forgot|skipped|"
     r"managed|decided|booked|sent|texted|cried|laughed|slept|woke|watched|played|visited|drove)\b", re.IGNORECASE)
+# A mirror is a whole clause. It never stops on a word that promises more ("when", "instead of",
+# "the"), and a clause that opens with "when" or "because" needs the main clause after it.
+_DANGLING_END = re.compile(
+    r"\b(?:when|whenever|because|cause|if|unless|until|instead of|rather than|than|as if|so that|that|which|who|"
+    r"the|a|an|my|your|his|her|their|our|to|of|for|with|about|at|in|on|from|into|like|as|and|but|or|so|"
+    r"then|just|really|very|was|were|is|are|am|be|been|had|have|has|would|could|should|will|can|did|do|does)$",
+    re.IGNORECASE)
+_SUBORDINATE_START = re.compile(
+    r"^(?:when|whenever|after|before|since|while|once|as soon as|the moment|because|cause|if|unless|until|"
+    r"although|though|even though|even if|instead of|rather than|in case)\b", re.IGNORECASE)
+
+
+def is_whole_clause(piece: str) -> bool:
+    """ "when my partner asked to move in" is not something to say back; "when he asked, I froze" is."""
+    piece = piece.strip(" .,!?")
+    if not piece or _DANGLING_END.search(piece) or piece.count("(") != piece.count(")"):
+        return False
+    if _SUBORDINATE_START.match(piece):
+        rest = piece.split(",", 1)[1].strip() if "," in piece else ""
+        return bool(rest) and bool(_PRONOUN_START.match(rest) or _SUBJECT_START.match(rest))
+    return True
+
+
 _NOT_NAMES = frozenset("nearly really finally probably obviously actually literally basically luckily hopefully "
                        "suddenly only early family sun rain lying ninety grateful fed knackered".split())
 LONGEST_MIRROR = 20
@@ -134,7 +157,8 @@ def _clean_piece(piece: str) -> str:
             break
         piece = stripped
     piece = re.sub(r"\s+just (?=\w+$)", " ", piece)  # "I feel really good just happy"
-    if _DROPPED_I.match(piece) and len(piece.split()) >= 3:
+    # "sat with me" after "a friend came over" was someone else's doing: no "I" to put back.
+    if _DROPPED_I.match(piece) and len(piece.split()) >= 3 and not re.search(r"\b(?:me|myself)\b", piece, re.I):
         piece = "I " + piece[:1].lower() + piece[1:]
     return tx.strip_trailing_conjunction(piece)
 
@@ -189,7 +213,7 @@ def mirror_candidates(transcript: str, people: list[str], triggers: list[str], f
         low_piece = piece.lower()
         if any(t in low_piece or low_piece in t for t in stories):
             continue  # an old story is named as a story (by the notice), never said back as fact
-        if _HARSH.search(piece):
+        if _HARSH.search(piece) or not is_whole_clause(piece):
             continue
         turned = tx.to_second_person(piece)
         turned = turned[0].lower() + turned[1:] if turned[:1].isupper() and not _is_name(turned, people) else turned
@@ -326,6 +350,21 @@ def tone_of(text: str) -> str | None:
     return best if best and counts[best] else None
 
 
+_WORD_TONE = {"joy": "light", "hard": "heavy", "angry": "heavy", "flat": "heavy", "mixed": "mixed"}
+
+
+def day_tone(text: str, words: str | None = None) -> str | None:
+    """"light", "mixed" or "heavy": read by meaning when the tone head is installed, else from the
+    word lists; None when neither can tell. Saying so ("I don't know what I feel") is mixed."""
+    words = tone_of(text) if words is None else words
+    from voicejournal.reflection.tone import entry_tone  # numpy and the encoder: only when needed
+
+    by_meaning = entry_tone(text)
+    if words == "mixed" and by_meaning != "light":
+        return "mixed"
+    return by_meaning or _WORD_TONE.get(words or "")
+
+
 def asks_a_question(text: str) -> bool:
     """The person asks something ("do you think I overreacted?"), to be met rather than ignored."""
     return bool(_ASKED.search(tx.normalise(text)))
@@ -343,9 +382,14 @@ def _trim_step(step: str) -> str:
     return " ".join(words).strip(" ,")
 
 
-def _practice_questions(practice, themes) -> list[str]:
-    """The practice's questions, or its questions for any day when the entry doesn't show what
-    they assume (prompts/reflection/practice_fit.txt)."""
+def _practice_questions(practice, themes, day: str | None = "heavy") -> list[str]:
+    """The practice's questions for the day: its own on a heavy day; on a light day the questions
+    for good days; otherwise, or when the entry doesn't show what they assume
+    (prompts/reflection/practice_fit.txt), its questions for any day."""
+    if day == "light":
+        return _bank(f"practices/{practice.name}/questions_light.txt") or _bank("reflection/questions/joy.txt")
+    if day != "heavy":
+        return _bank(f"practices/{practice.name}/questions_any.txt") or practice.questions()
     assumed = _table("reflection/practice_fit.txt").get(practice.name)
     if assumed:
         kinds = {k.strip() for k in assumed.split(",")}
@@ -417,15 +461,23 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     own = list(dict.fromkeys(details.feelings + [f for f in loose if f not in details.feelings]))
     fresh = [f for f in own if f not in said_so_far]  # don't repeat a feeling just said back
     tone = tone_of(request.text)
+    day = day_tone(request.text, tone)
+    if day == "light" and tone != "joy":
+        tone = "joy"
+    elif day == "heavy" and tone not in ("hard", "angry", "flat"):
+        tone = "hard"
+    elif day == "mixed":
+        tone = "mixed"
+    feel = None
     if fresh:
         feel = _choose(rng, _bank("reflection/feel.txt"), {"feelings": _join(fresh[:2])})
     else:
         corrected_first = sorted(themes, key=lambda t: t.kind != "corrective")
         key = next((t.name for t in corrected_first if t.name in guesses),
-                   f"default_{tone}" if f"default_{tone}" in guesses else "default")
-        guess = guesses.get(key, guesses.get("default", "holding a mix of things at once"))
-        guess = rng.choice([g.strip() for g in guess.split("|") if g.strip()])  # variants, so days differ
-        feel = _choose(rng, _bank("reflection/feel_guess.txt"), {"feelings": guess})
+                   f"default_{tone}" if f"default_{tone}" in guesses else None)
+        if key:  # with no theme and no clear tone a guess would be filler: say less instead
+            guess = rng.choice([g.strip() for g in guesses[key].split("|") if g.strip()])  # so days differ
+            feel = _choose(rng, _bank("reflection/feel_guess.txt"), {"feelings": guess})
 
     # 3. notice: an old story or pattern, and/or a moment of connection, and a small step.
     notices: list[str] = []
@@ -457,7 +509,7 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
         if line:
             notices.append(line)
 
-    joyful = tone == "joy" and hard is None and not details.self_critical and not asks_a_question(request.text)
+    joyful = day == "light" and hard is None and not details.self_critical and not asks_a_question(request.text)
     if not notices and joyful:
         line = _choose(rng, _bank("reflection/joy.txt"), {})
         if line:
@@ -472,15 +524,17 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
 
     # 5. open: one question, from the strongest theme or the practice.
     question = None
-    lead = hard or good or step_set
+    lead = (good or step_followed or step_set) if day == "light" else (hard or good or step_set)
     if lead is not None and rng.random() < 0.6:
         question = _choose(rng, _bank(f"reflection/questions/{lead.name}.txt"), {})
     if question is None and joyful:
         question = _choose(rng, _bank("reflection/questions/joy.txt"), {})
     if question is None:
-        question = rng.choice(_practice_questions(request.practice, themes))
+        question = rng.choice(_practice_questions(request.practice, themes, day))
 
-    close = rng.choice(_bank("reflection/close.txt"))
+    opened = {" ".join(m.split()[:2]).lower() for m in mirror_lines}
+    closes = _bank("reflection/close.txt")
+    close = rng.choice([c for c in closes if " ".join(c.split()[:2]).lower() not in opened] or closes)  # not "Thank you... Thank you"
 
     # Fit the spoken length: drop the least essential parts first.
     optional = {"mirror_more": mirror_lines[1:], "notice2": notices[1:], "memory": [memory] if memory else [],
@@ -518,15 +572,11 @@ def _compose_once(request, rng: random.Random, attempt: int) -> str | None:
     if tx.word_count(text) < 60 and fits(assemble(include | {"question_extra"})):
         include.add("question_extra")
         text = assemble(include)
-    if tx.word_count(text) < 75 and fits(assemble(include | {"close"})):
+    short = len(list(sentences_of(text))) < 3
+    if (short or tx.word_count(text) < 75 and rng.random() < 0.5) and fits(assemble(include | {"close"})):
         include.add("close")
         text = assemble(include)
-    extras = _bank("reflection/extra.txt")
-    rng.shuffle(extras)
-    while tx.word_count(text) < TARGET_MIN and extras and len(list(sentences_of(text))) < MAX_SENTENCES:
-        # Before the question, so the reflection still ends by opening something up.
-        core["feel"] = core["feel"] + [extras.pop()]
-        text = assemble(include)
+    # Nothing is added just to be longer: with little specific to say, the reflection is short.
     return text
 
 

@@ -11,6 +11,9 @@ from voicejournal.reflection import heads, meaning
 from voicejournal.reflection.risk import MAX_CHUNKS, rank_chunks
 
 TONES = ("light", "mixed", "heavy")
+# Light or heavy only when the head is fairly sure; otherwise the day is met as mixed, whose words
+# fit any day. Chosen on development entries: a light day read as heavy gets a hard-day question.
+SURE = 0.5
 
 
 def entry_tone(text: str) -> str | None:
@@ -25,4 +28,6 @@ def entry_tone(text: str) -> str | None:
         return None
     mean = reading.chunk_vectors.mean(0)
     vector = (mean / max(float(np.linalg.norm(mean)), 1e-12))[None]
-    return head.labels[int(head.scores(vector)[0].argmax())]
+    scores = head.scores(vector)[0]
+    best = int(scores.argmax())
+    return head.labels[best] if scores[best] >= SURE else "mixed"
