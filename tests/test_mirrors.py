@@ -77,6 +77,8 @@ def test_the_broken_mirror_kinds_stay_mended(said, turned):
     ("when he asked, I froze", True),
     ("i went for a walk instead of texting him back", True),
     ("my sister rang when she got home", True),
+    ("i don't really know what secure would feel like", True),
+    ("i felt like", False),
 ])
 def test_a_mirror_is_a_whole_clause(piece, whole):
     assert is_whole_clause(piece) is whole

@@ -130,8 +130,11 @@ _SUBORDINATE_START = re.compile(
 def is_whole_clause(piece: str) -> bool:
     """ "when my partner asked to move in" is not something to say back; "when he asked, I froze" is."""
     piece = piece.strip(" .,!?")
-    if not piece or _DANGLING_END.search(piece) or piece.count("(") != piece.count(")"):
+    if not piece or piece.count("(") != piece.count(")"):
         return False
+    end = _DANGLING_END.search(piece)
+    if end and not (end.group(0).lower() == "like" and re.search(r"\bwhat\b", piece, re.I)):
+        return False  # but "I don't know what secure would feel like" is whole
     if _SUBORDINATE_START.match(piece):
         rest = piece.split(",", 1)[1].strip() if "," in piece else ""
         return bool(rest) and bool(_PRONOUN_START.match(rest) or _SUBJECT_START.match(rest))
