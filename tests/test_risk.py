@@ -214,3 +214,31 @@ def test_safety_message_is_calm_and_names_the_resources():
     assert "!" not in text and "matter" in text.lower()
     assert lines and all(line in text for line in lines)
     assert "?" in check_question() and "ending your life" in check_question()
+
+
+# ---------------------------------------------------------------- how scores become an outcome
+
+
+def test_a_few_words_and_a_whole_entry_have_their_own_thresholds():
+    card = json.loads((heads.HEADS_DIR / "risk.json").read_text())["thresholds"]
+    assert risk.thresholds("held the knife to my wrist") == (card["clear_short"], card["check_short"])
+    entry = " ".join(["we walked the dog along the canal and had chips after"] * 5)
+    assert risk.thresholds(entry) == (card["clear"], card["check"])
+    assert card["clear_short"] <= card["clear"]  # a whole entry has many more spans to be wrong about
+
+
+@pytest.mark.parametrize(("clear", "worried", "rule", "expected"), [
+    (0.95, 0.95, False, "clear"),  # the model alone, sure
+    (0.50, 0.95, False, "check"),  # the model alone, unsure: ask
+    (0.50, 0.95, True, "clear"),  # a phrase rule and a concerned model
+    (0.01, 0.40, True, "check"),  # a phrase rule and some concern: ask
+    (0.01, 0.05, True, "none"),  # a phrase rule on a mention the model hears as no risk at all
+    (0.01, 0.05, False, "none"),
+])
+def test_the_decision_combines_the_model_and_the_rules(clear, worried, rule, expected):
+    assert risk.decide(clear, worried, rule, t_clear=0.9, t_check=0.8, gate=0.25) == expected
+
+
+def test_a_mention_of_self_harm_as_a_topic_is_not_asked_about():
+    result = risk.check_risk("we had the self-harm awareness module at work today, mostly slides and a quiz")
+    assert result.safety is None, result.safety

@@ -15,10 +15,12 @@ with each result):
    context, scored for none / concern / crisis / danger; the entry is as risky as its riskiest
    span. It was trained on thousands of labelled examples in training/risk/ (ordinary entries,
    hard negatives, crisis and danger wording of every kind) and its thresholds were set on a
-   development set written by someone else (training/train.py).
+   development set written by someone else (training/train.py), one pair for a few words and a
+   higher pair for a whole entry.
 2. **Phrase rules** for the unmistakable ("I want to kill myself"), with their protections for
-   figures of speech, negation and the past. A rule alone makes the outcome at least `check`;
-   with the model also concerned, it is clear risk. Without the model (its package or file
+   figures of speech, negation and the past. A rule makes the outcome at least `check` when the
+   model hears any risk at all in the entry (`rule_gate`); with the model also concerned, it is
+   clear risk. Without the model (its package or file
    missing or damaged) the rules decide alone, as a safety net, and a one-line notice says so.
 """
 
@@ -394,13 +396,42 @@ def model_score(text: str) -> tuple[ModelScore | None, str | None]:
     ), None
 
 
-def thresholds() -> tuple[float, float]:
-    """(clear, check): where the model's scores turn into an outcome (set on development data)."""
+LONG_WORDS = 40  # an entry this long is read as many spans: each is a chance of a false alarm
+
+
+def thresholds(text: str | None = None) -> tuple[float, float]:
+    """(clear, check): where the model's scores turn into an outcome, set on development data.
+
+    A whole entry (`LONG_WORDS` or more) is read as dozens of spans and judged by its riskiest,
+    so it needs a higher bar than a few words, which are read as one or two spans.
+    """
     from voicejournal.reflection import heads
 
     head = heads.load("risk")
     t = head.thresholds if head else {}
-    return float(t.get("clear", 0.9)), float(t.get("check", 0.6))
+    clear, check = float(t.get("clear", 0.9)), float(t.get("check", 0.6))
+    if text is not None and tx.word_count(text) < int(t.get("long_words", LONG_WORDS)):
+        return float(t.get("clear_short", clear)), float(t.get("check_short", check))
+    return clear, check
+
+
+def rule_gate() -> float:
+    """How concerned the model must be for a phrase rule to count: a rule that fires on a mention
+    ("my sister's overdose", "a self-harm module") that the model reads as no risk at all is noise."""
+    from voicejournal.reflection import heads
+
+    head = heads.load("risk")
+    return float(head.thresholds.get("rule_gate", 0.0)) if head else 0.0
+
+
+def decide(clear: float, worried: float, rule_hit: bool, t_clear: float, t_check: float, gate: float) -> str:
+    """"clear", "check" or "none" from the model's scores and a phrase rule (training uses this too)."""
+    rule = rule_hit and worried >= gate
+    if clear >= t_clear or (rule and worried >= t_check):
+        return "clear"
+    if rule or worried >= t_check:
+        return "check"
+    return "none"
 
 
 def check_risk(text: str) -> RiskCheck:
@@ -416,20 +447,24 @@ def check_risk(text: str) -> RiskCheck:
             return RiskCheck(None, notice=why_not)
         return RiskCheck(Safety(level=hit.level, reason=hit.reason + " (rules only)", sentence=hit.matches[0]),
                          hit.matches, notice=why_not)
-    t_clear, t_check = thresholds()
-    if score.clear >= t_clear or (hit is not None and score.any >= t_check):
+    t_clear, t_check = thresholds(text)
+    gate = rule_gate()
+    if hit is not None and score.any < gate:
+        hit = None  # the model heard no risk in what the rule matched ("my sister's overdose")
+    outcome = decide(score.clear, score.any, hit is not None, t_clear, t_check, gate)
+    if outcome == "none":
+        return RiskCheck(None)
+    if outcome == "clear":
         level = hit.level if hit is not None and score.clear < t_clear else score.level
         reason = f"{'danger' if level == LEVEL_DANGER else 'suicide or self-harm'} risk"
         sentence = hit.matches[0] if hit is not None and score.clear < t_clear else score.sentence
         why = ["model"] + (["rule"] if hit else [])
         return RiskCheck(Safety(level=level, reason=f"{reason} ({' and '.join(why)})", sentence=sentence,
                                 score=round(score.clear, 3)), [sentence])
-    if hit is not None or score.any >= t_check:
-        sentence = hit.matches[0] if hit is not None else score.sentence
-        reason = "a phrase that can mean risk" if hit is not None else "heavy words the model was unsure about"
-        return RiskCheck(Safety(level=LEVEL_CHECK, reason=reason, sentence=sentence, score=round(score.any, 3)),
-                         [sentence])
-    return RiskCheck(None)
+    sentence = hit.matches[0] if hit is not None else score.sentence
+    reason = "a phrase that can mean risk" if hit is not None else "heavy words the model was unsure about"
+    return RiskCheck(Safety(level=LEVEL_CHECK, reason=reason, sentence=sentence, score=round(score.any, 3)),
+                     [sentence])
 
 
 def warm_up() -> bool:
