@@ -131,7 +131,7 @@ def featurise(examples: list[Example], quiet: bool = False) -> list[Featured]:
                 spans = [meaning.Span(*map(int, row[:4]), str(k), int(row[4])) for row, k in zip(data["spans"], data["kinds"], strict=True)]
         else:
             reading = meaning.read(ex.text)
-            x = reading.features()
+            x = reading.features().astype(np.float16)  # as the cache keeps it: the same weights either way
             spans = reading.spans
             np.savez(path, x=x.astype(np.float16),
                      spans=np.array([[s.start, s.end, s.first_word, s.last_word, s.chunk] for s in spans], dtype=np.int64).reshape(-1, 5),
@@ -213,7 +213,7 @@ RISK_FILES = sorted((HERE / "risk").glob("*.tsv"))
 RISK_DEV = sorted((HERE / "risk" / "dev").glob("*.tsv"))
 # Everyday attachment talk (the themes' examples: people leaving, feeling too much, pulling away)
 # is read as "none" too: it is the language a journal is full of, and close in words to despair.
-RISK_SETTINGS = {"theme_negatives": False, "hidden": 128, "epochs": 40, "rounds": 3, "composites": 2, "seed": 7, "pos_weight": 3.0,
+RISK_SETTINGS = {"theme_negatives": True, "hidden": 128, "epochs": 40, "rounds": 3, "composites": 2, "seed": 7, "pos_weight": 3.0,
                  "balance_classes": False}  # balancing made the head overconfident on hard negatives
 
 
@@ -346,7 +346,7 @@ def rates(buckets: dict[str, Counter]) -> dict:
 # False-alarm budgets on the development set, a little inside the targets (hard negatives: clear
 # risk at most 0.05 and flagged at all at most 0.10; ordinary entries: at most 2 % and 5 %). A few
 # words are held to the hard negatives' budget, a whole entry to the ordinary entries'.
-BUDGET = {"clear": {"hard negatives": 0.04, "ordinary entries": 0.015},
+BUDGET = {"clear": {"hard negatives": 0.03, "ordinary entries": 0.005},
           "check": {"hard negatives": 0.09, "ordinary entries": 0.04}}
 # How the scores become an outcome: the length from which a text is a whole entry, and how
 # concerned the model must be for a phrase rule to count (chosen on the development set).
@@ -622,7 +622,9 @@ def train_tone_head(args) -> None:
 
 
 TONE_SETTINGS = {"hidden": 32, "epochs": 60, "seed": 3}
-TONE_FILES = sorted((HERE / "risk").glob("ordinary_entries_*.tsv"))
+# Ordinary entries with a tone column. ordinary_entries_e.tsv has one too, but learning from it made
+# the head worse on the development entries (more light days read as heavy), so it is left out.
+TONE_FILES = [HERE / "risk" / "ordinary_entries_a.tsv", HERE / "risk" / "ordinary_entries_b.tsv"]
 
 
 def entry_vector(item: Featured) -> np.ndarray:
