@@ -102,7 +102,11 @@ def test_list_negative_number_is_usage_error(run, filled):
 
 def test_show_by_prefix_and_json(run, filled):
     entry = filled["sister"]
-    result = run("show", entry.id[:11])
+    # The shortest start of its id no other entry shares: entries added in the same millisecond
+    # share all but the last characters.
+    others = [filled[k].id for k in ("old", "new")]
+    prefix = next(entry.id[:n] for n in range(8, len(entry.id) + 1) if not any(o.startswith(entry.id[:n]) for o in others))
+    result = run("show", prefix)
     assert result.exit_code == 0
     assert "Noor still hasn't called back" in result.output
     assert "Waiting for Noor's call" in result.output
