@@ -447,7 +447,7 @@ def set_thresholds(dev_items: list[Featured], dev_probs: list[np.ndarray]) -> tu
 
 def retune_risk(args) -> None:
     """Choose the installed risk head's thresholds again on the development set, weights unchanged
-    (after a change to how scores become an outcome, without 40 minutes of training)."""
+    (after a change to how scores become an outcome, without retraining)."""
     head = heads.load("risk")
     if head is None:
         raise SystemExit("No risk head is installed: run `make train`.")
@@ -568,12 +568,7 @@ def train_themes(args) -> None:
     dev = theme_examples(THEME_DEV)
     counts = Counter(name for ex in train for name in ex.themes)
     print(f"themes: {len(train)} training examples, {len(dev)} development; per theme: {dict(counts)}")
-    items = featurise([Example(e.text, "none") for e in train])
-    for it, ex in zip(items, train, strict=True):
-        it.example = ex
-    dev_items = featurise([Example(e.text, "none") for e in dev])
-    for it, ex in zip(dev_items, dev, strict=True):
-        it.example = ex
+    items, dev_items = featurised_themes(THEME_FILES, train), featurised_themes(THEME_DEV, dev)
     x, y, mask = theme_targets(items)
     model = SigmoidMLP(x.shape[1], THEME_SETTINGS["hidden"], len(THEMES), THEME_SETTINGS["seed"])
     model.fit_multi(x, y, mask, THEME_SETTINGS["epochs"], pos_weight=THEME_SETTINGS["pos_weight"])
@@ -592,6 +587,15 @@ def train_themes(args) -> None:
     print("  wrote the themes head")
 
 
+def featurised_themes(paths: list[Path], examples: list[ThemeExample] | None = None) -> list[Featured]:
+    """Theme examples read by the encoder, each keeping its themes and tone."""
+    examples = theme_examples(paths) if examples is None else examples
+    items = featurise([Example(e.text, "none") for e in examples], quiet=True)
+    for item, example in zip(items, examples, strict=True):
+        item.example = example
+    return items
+
+
 def encoder_card() -> dict:
     encoder = embedding.get_encoder()
     return {"encoder": {"name": embedding.MODEL_NAME, "sha256": embedding.PINNED_SHA256["model.safetensors"],
@@ -605,12 +609,7 @@ def tone_data_files() -> list[Path]:
 def train_tone_head(args) -> None:
     """The installed tone head: light, mixed or heavy, from whole entries (themes and ordinary entries)."""
     print("tone:")
-    items = featurise([Example(e.text, "none") for e in theme_examples(THEME_FILES)], quiet=True)
-    for it, ex in zip(items, theme_examples(THEME_FILES), strict=True):
-        it.example = ex
-    dev_items = featurise([Example(e.text, "none") for e in theme_examples(THEME_DEV)], quiet=True)
-    for it, ex in zip(dev_items, theme_examples(THEME_DEV), strict=True):
-        it.example = ex
+    items, dev_items = (featurised_themes(paths) for paths in (THEME_FILES, THEME_DEV))
     tone_model, tone_rep = train_tone(items, dev_items)
     if args.dry_run:
         return

@@ -390,7 +390,7 @@ def _practice_questions(practice, themes, day: str | None = "heavy") -> list[str
     for good days; otherwise, or when the entry doesn't show what they assume
     (prompts/reflection/practice_fit.txt), its questions for any day."""
     if day == "light":
-        return _bank(f"practices/{practice.name}/questions_light.txt") or _bank("reflection/questions/joy.txt")
+        return _bank("reflection/questions/joy.txt")
     if day != "heavy":
         return _bank(f"practices/{practice.name}/questions_any.txt") or practice.questions()
     assumed = _table("reflection/practice_fit.txt").get(practice.name)
