@@ -83,7 +83,7 @@ _SWITCHED_START = re.compile(
     r"(?:^|(?<=[.,;!?] )|(?<=\band )|(?<=\bbut )|(?<=\bso )|(?<=\bthen ))(?:i|I) (?!(?:think|thought|know|knew|guess|"
     r"said|say|felt|feel|hope|hoped|wish|wished|realised|realized|decided|suppose|reckon|bet|swear|promised|"
     r"figured|noticed|admitted|worried|feared|pretended|forgot|remembered|doubt|believe|believed|mean|meant|"
-    r"bet|guessed|imagined|assumed|expected|heard|saw|see|found|find|learned|learnt|told|tell|"
+    r"guessed|imagined|assumed|expected|heard|saw|see|found|find|learned|learnt|told|tell|"
     r"wonder|wondered|swore|worry|like|love|hate|want|wanted|need|needed|am|was|had|have|do|did|can|could|"
     r"will|would|should|might|must|don't|didn't|can't|couldn't|won't|wouldn't)\b)(\w+(?: to)?) (?=(?:i|I) \w)",
 )
